@@ -1,0 +1,404 @@
+"""A phantom subject: anatomy, tissue properties, fields, and simulated MR images.
+
+:func:`make_subject` draws a subject from a seed; :meth:`Subject.truth` samples its
+ground-truth maps on any :class:`~.grid.Grid`; the ``simulate_*`` methods produce the three
+series of the protocol with the physics the fits invert:
+
+- multi-echo gradient echo: :func:`qmri_kernels.fatwater.signal` (multi-peak fat, common
+  R2*, off-resonance), proton-density weighted as IDEAL-IQ's low flip angle intends
+  (Yu et al. 2008, MRM 60:1122), with a smooth receive phase;
+- multi-echo spin echo: EPG with the refocusing slice profile
+  (:func:`qmri_kernels.t2.epg.cpmg_signal_slice_profile`), water plus the fat that CHESS
+  leaves (:mod:`qmri_kernels.fatsat`), T1 saturation at TR;
+- T2-weighted fast spin echo: water and fat at the effective echo time.
+
+All images carry the same receive-coil shading and complex Gaussian noise; magnitudes are
+therefore Rician (Gudbjartsson & Patz 1995, MRM 34:910).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from .. import physics
+from ..fatsat import mese_fat_share, residual_fat_weight
+from ..fatwater import signal as gre_signal
+from ._random_fields import BlobField, FourierField
+from .anatomy import ThighAnatomy, random_anatomy
+from .grid import Grid
+from .labels import MUSCLES, SIDES, label_index
+
+__all__ = ["DiseaseSpec", "Subject", "make_subject", "HEALTHY_WATER_T2", "HEALTHY_FF"]
+
+#: Water T2 of unaffected muscle in this phantom, s. The paper's contralateral muscles
+#: measured 44.5 ± 4.4 ms with the scanner's T2 map; healthy thigh muscle water T2 with
+#: stimulated-echo correction is about 31–35 ms at 3 T (Gold 2004; Marty 2016).
+HEALTHY_WATER_T2: float = 0.035
+#: PDFF of unaffected thigh muscle (a few percent, e.g. Hernando 2017 / Bray 2018 reviews).
+HEALTHY_FF: float = 0.03
+
+# Per-tissue constants: PDFF, water T2 (s), R2* (1/s), proton density (relative).
+_TISSUE = {
+    "skin": (0.15, 0.035, 50.0, 0.70),
+    1: (0.92, 0.035, 45.0, 0.95),   # subcutaneous fat
+    2: (0.20, 0.002, 400.0, 0.05),  # femoral cortex
+    3: (0.90, 0.040, 70.0, 0.95),   # marrow
+    4: (0.85, 0.035, 50.0, 0.90),   # intermuscular fat / fascia
+}
+_MUSCLE_PD = 0.80
+
+
+@dataclass(frozen=True)
+class DiseaseSpec:
+    """Mean PDFF and water T2 of every muscle, and how patchy they are.
+
+    Parameters
+    ----------
+    muscle_ff : dict[(str, str), float]
+        (muscle abbreviation, side) → mean PDFF in [0, 1]; missing muscles are healthy.
+    muscle_t2 : dict[(str, str), float]
+        (muscle abbreviation, side) → mean water T2, s.
+    patchiness : float
+        Log-normal spread of the within-muscle variation (0: homogeneous; IIM is patchy).
+    """
+
+    muscle_ff: dict = field(default_factory=dict)
+    muscle_t2: dict = field(default_factory=dict)
+    patchiness: float = 0.45
+
+    def ff(self, muscle: str, side: str) -> float:
+        return float(self.muscle_ff.get((muscle, side), HEALTHY_FF))
+
+    def t2(self, muscle: str, side: str) -> float:
+        return float(self.muscle_t2.get((muscle, side), HEALTHY_WATER_T2))
+
+
+def _body_sample(anatomy: ThighAnatomy) -> np.ndarray:
+    """World points (N, 3) on a coarse lattice inside both legs at z ∈ {−60, 0, 60} mm."""
+    x, y, z = np.meshgrid(np.arange(-210, 211, 6.0), np.arange(-210, 211, 6.0),
+                          [-60.0, 0.0, 60.0], indexing="ij")
+    pts = np.stack([x, y, z], axis=-1).reshape(-1, 3)
+    return pts[anatomy.labels(pts) > 0]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One phantom subject; sample it with :meth:`truth` and the ``simulate_*`` methods."""
+
+    seed: int
+    anatomy: ThighAnatomy
+    disease: DiseaseSpec
+    fat_t2: float
+    b0_field: FourierField
+    b0_poly: np.ndarray
+    b0_scale: tuple
+    b1_field: FourierField
+    b1_scale: tuple
+    coil_positions: np.ndarray
+    coil_width: float
+    coil_norm: float
+    receive_phase: FourierField
+    ff_pattern: FourierField
+    t2_pattern: BlobField
+    r2star_pattern: FourierField
+    pattern_norm: dict = field(default_factory=dict)
+
+    # -- fields -----------------------------------------------------------------------
+    def b0(self, points: np.ndarray) -> np.ndarray:
+        """Off-resonance (Hz) at world points (..., 3): a smooth shim residual."""
+        p = points / 200.0
+        x, y, z = p[..., 0], p[..., 1], p[..., 2]
+        c = self.b0_poly
+        raw = (c[0] * x + c[1] * y + c[2] * z + c[3] * x * x + c[4] * x * y + c[5] * y * y
+               + c[6] * x * z + self.b0_field(points))
+        offset, scale = self.b0_scale
+        return offset + scale * raw
+
+    def b1(self, points: np.ndarray) -> np.ndarray:
+        """Relative transmit field at world points (..., 3), spanning about 0.7–1.1."""
+        lo, span = self.b1_scale
+        return np.clip(0.7 + 0.4 * (self.b1_field(points) - lo) / span, 0.65, 1.15)
+
+    def coil_sensitivity(self, points: np.ndarray) -> np.ndarray:
+        """Root-sum-of-squares receive sensitivity of the 8-channel array, mean ≈ 1."""
+        d2 = np.sum((points[..., None, :2] - self.coil_positions) ** 2, axis=-1)
+        s = np.exp(-0.5 * d2 / self.coil_width ** 2)
+        return np.sqrt(np.sum(s ** 2, axis=-1)) / self.coil_norm
+
+    # -- ground truth -------------------------------------------------------------------
+    def truth(self, grid: Grid) -> dict[str, np.ndarray]:
+        """Ground-truth maps on ``grid``.
+
+        Returns
+        -------
+        dict of ndarray, each of shape ``grid.shape``:
+            ``labels`` (int16), ``pdff`` ([0, 1]), ``water_t2`` (s), ``fat_t2`` (s),
+            ``r2star`` (1/s), ``pd`` (relative proton density), ``b0`` (Hz), ``b1``.
+        """
+        pts = _grid_points(grid)
+        return self._truth_at(pts)
+
+    def _truth_at(self, pts: np.ndarray) -> dict[str, np.ndarray]:
+        labels = self.anatomy.labels(pts)
+        shape = labels.shape
+        pdff = np.zeros(shape)
+        wt2 = np.zeros(shape)
+        r2s = np.zeros(shape)
+        pd = np.zeros(shape)
+        for lab, (ff, t2, r2, rho) in _TISSUE.items():
+            if lab == "skin":
+                continue
+            sel = labels == lab
+            pdff[sel], wt2[sel], r2s[sel], pd[sel] = ff, t2, r2, rho
+        skin = self.anatomy.skin_mask(pts) & (labels == 1)
+        ff, t2, r2, rho = _TISSUE["skin"]
+        pdff[skin], wt2[skin], r2s[skin], pd[skin] = ff, t2, r2, rho
+        muscle = labels > 10
+        ffmod = np.zeros(shape)
+        t2mod = np.zeros(shape)
+        ffmod[muscle] = self.ff_pattern(pts[muscle])
+        t2mod[muscle] = self.t2_pattern(pts[muscle])
+        sig = self.disease.patchiness
+        for side in SIDES:
+            for m in MUSCLES:
+                sel = labels == label_index(m, side)
+                if not np.any(sel):
+                    continue
+                ff_m, t2_m = self.disease.ff(m, side), self.disease.t2(m, side)
+                n_ff, n_t2 = self.pattern_norm.get(label_index(m, side), (1.0, 1.0))
+                # log-normal patches, normalised to unit mean over the muscle: fatty infiltration
+                pdff[sel] = np.clip(ff_m * np.exp(sig * ffmod[sel]) / n_ff, 0, 0.95)
+                # edema: the excess over healthy T2 is concentrated in blobs (unit mean)
+                excess = max(t2_m - HEALTHY_WATER_T2, 0.0)
+                wt2[sel] = (HEALTHY_WATER_T2 + excess * t2mod[sel] / n_t2
+                            + min(t2_m - HEALTHY_WATER_T2, 0))
+                r2s[sel] = physics.R2STAR_MUSCLE_3T + 25.0 * pdff[sel]
+                pd[sel] = _MUSCLE_PD
+        body = labels > 0
+        pb = pts[body]
+        r2s[body] *= 1.0 + 0.08 * self.r2star_pattern(pb)
+        b0 = np.zeros(shape)
+        b1 = np.zeros(shape)
+        b0[body] = self.b0(pb)
+        b1[body] = self.b1(pb)
+        return {
+            "labels": labels.astype(np.int16),
+            "pdff": pdff,
+            "water_t2": wt2,
+            "fat_t2": np.where(body, self.fat_t2, 0.0),
+            "r2star": r2s,
+            "pd": pd,
+            "b0": b0,
+            "b1": b1,
+        }
+
+    # -- simulation ---------------------------------------------------------------------
+    def simulate_megre(self, grid: Grid, echo_times, rng, snr: float = 60.0,
+                       field_strength: float = 3.0, truth: dict | None = None) -> np.ndarray:
+        """Complex multi-echo gradient echo, shape grid.shape + (n_echoes,), complex64.
+
+        ``snr`` is the first-echo magnitude of unaffected muscle at unit coil sensitivity
+        over the noise standard deviation per real channel.
+        """
+        pts = _grid_points(grid)
+        t = self._truth_at(pts) if truth is None else truth
+        amp = _SCALE * t["pd"] * self.coil_sensitivity(pts) * np.exp(1j * self.receive_phase(pts))
+        s = gre_signal(amp * (1 - t["pdff"]), amp * t["pdff"], t["r2star"], t["b0"],
+                       echo_times, field_strength)
+        sigma = _SCALE * _MUSCLE_PD / snr
+        return _add_noise(s, sigma, rng).astype(np.complex64)
+
+    def simulate_mese(self, grid: Grid, echo_spacing: float, n_echoes: int,
+                      repetition_time: float, rng, snr: float = 100.0,
+                      truth: dict | None = None) -> np.ndarray:
+        """Magnitude of the fat-saturated multi-echo spin echo, grid.shape + (n_echoes,).
+
+        Water and the residual fat follow the refocusing slice-profile EPG at the local B1;
+        the fat share is :func:`qmri_kernels.fatsat.mese_fat_share` at the local B0.
+        """
+        pts = _grid_points(grid)
+        t = self._truth_at(pts) if truth is None else truth
+        body = t["labels"] > 0
+        sw = 1 - np.exp(-repetition_time / physics.T1_MUSCLE_3T)
+        sf = 1 - np.exp(-repetition_time / physics.T1_FAT_3T)
+        aw = t["pd"] * (1 - t["pdff"]) * sw
+        af = t["pd"] * t["pdff"] * sf * residual_fat_weight(t["b0"])
+        amp = _SCALE * self.coil_sensitivity(pts) / sw  # unaffected muscle: first echo ≈ _SCALE·pd
+        out = np.zeros(grid.shape + (n_echoes,))
+        table = _epg_table(round(echo_spacing, 9), int(n_echoes))
+        wt2 = np.where(body, t["water_t2"], 0.03)
+        b1 = np.where(body, t["b1"], 1.0)
+        ew = table.lookup(wt2[body], b1[body], "water")
+        ef = table.lookup(np.full(body.sum(), self.fat_t2), b1[body], "fat")
+        out[body] = (amp[body] * aw[body])[:, None] * ew + (amp[body] * af[body])[:, None] * ef
+        sigma = _SCALE * _MUSCLE_PD / snr
+        return np.abs(_add_noise(out, sigma, rng)).astype(np.float32)
+
+    def simulate_t2w(self, grid: Grid, rng, echo_time: float = 0.120,
+                     repetition_time: float = 5.25, snr: float = 40.0,
+                     truth: dict | None = None) -> np.ndarray:
+        """T2-weighted fast spin echo magnitude (water + fat), shape grid.shape, float32.
+
+        Fat in a fast spin echo train keeps a long apparent T2 (J-coupling is suppressed;
+        Henkelman et al. 1992, MRM 24:96), so it appears bright; edema raises muscle signal.
+        """
+        pts = _grid_points(grid)
+        t = self._truth_at(pts) if truth is None else truth
+        body = t["labels"] > 0
+        wt2 = np.where(body, t["water_t2"], 1.0)
+        water = t["pd"] * (1 - t["pdff"]) * np.exp(-echo_time / wt2) * (
+            1 - np.exp(-repetition_time / physics.T1_MUSCLE_3T))
+        fat = t["pd"] * t["pdff"] * np.exp(-echo_time / (2.0 * self.fat_t2)) * (
+            1 - np.exp(-repetition_time / physics.T1_FAT_3T))
+        s = _SCALE * 4.0 * self.coil_sensitivity(pts) * (water + fat)
+        sigma = _SCALE * _MUSCLE_PD / snr
+        return np.abs(_add_noise(s.astype(complex), sigma, rng)).astype(np.float32)
+
+    def fat_share_mese(self, grid: Grid, repetition_time: float,
+                       truth: dict | None = None) -> np.ndarray:
+        """Truth of the EPG fat signal share on ``grid`` (see :func:`mese_fat_share`)."""
+        t = self.truth(grid) if truth is None else truth
+        return np.where(t["labels"] > 0, mese_fat_share(t["pdff"], t["b0"], repetition_time), 0.0)
+
+
+#: Signal scale: unaffected muscle's first-echo magnitude is about _SCALE × 0.8.
+_SCALE: float = 1000.0
+
+
+def _grid_points(grid: Grid) -> np.ndarray:
+    nx, ny, nz = grid.shape
+    ijk = np.stack(np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij"),
+                   axis=-1).astype(float)
+    return ijk @ grid.affine[:3, :3].T + grid.affine[:3, 3]
+
+
+def _add_noise(s: np.ndarray, sigma: float, rng) -> np.ndarray:
+    rng = np.random.default_rng(rng)
+    noise = rng.standard_normal(s.shape + (2,), dtype=np.float64) * sigma
+    return s + noise[..., 0] + 1j * noise[..., 1]
+
+
+class _EPGTable:
+    """Slice-profile EPG echo trains tabulated over (log T2, B1), bilinear lookup."""
+
+    def __init__(self, echo_spacing: float, n_echoes: int) -> None:
+        from ..t2.epg import cpmg_signal_slice_profile
+        self.log_t2 = np.linspace(np.log(0.004), np.log(0.5), 500)
+        self.b1 = np.linspace(0.5, 1.3, 161)
+        lt, bb = np.meshgrid(self.log_t2, self.b1, indexing="ij")
+        self.tables = {
+            name: cpmg_signal_slice_profile(np.exp(lt), t1, echo_spacing, n_echoes, bb)
+            for name, t1 in (("water", physics.T1_MUSCLE_3T), ("fat", physics.T1_FAT_3T))
+        }
+
+    def lookup(self, t2: np.ndarray, b1: np.ndarray, which: str) -> np.ndarray:
+        tab = self.tables[which]
+        x = (np.log(np.clip(t2, 0.004, 0.5)) - self.log_t2[0]) / (self.log_t2[1] - self.log_t2[0])
+        y = (np.clip(b1, 0.5, 1.3) - self.b1[0]) / (self.b1[1] - self.b1[0])
+        i = np.clip(np.floor(x).astype(int), 0, len(self.log_t2) - 2)
+        j = np.clip(np.floor(y).astype(int), 0, len(self.b1) - 2)
+        fx, fy = (x - i)[:, None], (y - j)[:, None]
+        return ((1 - fx) * (1 - fy) * tab[i, j] + fx * (1 - fy) * tab[i + 1, j]
+                + (1 - fx) * fy * tab[i, j + 1] + fx * fy * tab[i + 1, j + 1])
+
+
+@lru_cache(maxsize=4)
+def _epg_table(echo_spacing: float, n_echoes: int) -> _EPGTable:
+    return _EPGTable(echo_spacing, n_echoes)
+
+
+def make_subject(seed: int, sex: str = "M", disease: DiseaseSpec | None = None) -> Subject:
+    """Draw a phantom subject from ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds the anatomy, the fields and the disease pattern (not the noise: each
+        ``simulate_*`` call takes its own ``rng``).
+    sex : {"M", "F"}
+    disease : DiseaseSpec, optional
+        Per-muscle mean PDFF and water T2. Default: a random mild myopathy (training data).
+
+    Returns
+    -------
+    Subject
+    """
+    seed = int(seed)
+    rng = np.random.default_rng([seed, 20231])
+    anatomy = random_anatomy(rng, sex)
+    if disease is None:
+        disease = _random_disease(rng)
+    b0_field = FourierField.draw(rng, n_modes=5, dim=3, wavelength=260.0, rms=0.35)
+    b0_poly = rng.normal(0, 1.0, size=7) * np.array([1, 1, 0.4, 0.8, 0.6, 0.8, 0.3])
+    b1_field = FourierField.draw(rng, n_modes=5, dim=3, wavelength=300.0, rms=1.0)
+    coil_angles = np.linspace(0, 2 * np.pi, 8, endpoint=False) + rng.uniform(0, 0.3)
+    coil_positions = np.stack([190 * np.cos(coil_angles), 120 * np.sin(coil_angles)], axis=-1)
+    legs = anatomy.legs
+    lo = np.min([leg.centre - leg.semi_axes.max() for leg in legs], axis=0)
+    hi = np.max([leg.centre + leg.semi_axes.max() for leg in legs], axis=0)
+    blobs = 14
+    t2_pattern = BlobField(
+        centres=np.column_stack([rng.uniform(lo[0], hi[0], blobs), rng.uniform(lo[1], hi[1], blobs),
+                                 rng.uniform(-90, 90, blobs)]),
+        sigmas=rng.uniform(15, 35, blobs), heights=rng.uniform(0.5, 1.5, blobs))
+    subject = Subject(
+        seed=seed, anatomy=anatomy, disease=disease,
+        fat_t2=physics.T2_FAT_3T * rng.uniform(0.9, 1.1),
+        b0_field=b0_field, b0_poly=b0_poly, b0_scale=(0.0, 1.0),
+        b1_field=b1_field, b1_scale=(0.0, 1.0),
+        coil_positions=coil_positions, coil_width=float(rng.uniform(110, 140)), coil_norm=1.0,
+        receive_phase=FourierField.draw(rng, n_modes=3, dim=3, wavelength=400.0, rms=0.6),
+        ff_pattern=FourierField.draw(rng, n_modes=8, dim=3, wavelength=45.0, rms=1.0),
+        t2_pattern=t2_pattern,
+        r2star_pattern=FourierField.draw(rng, n_modes=4, dim=3, wavelength=120.0, rms=1.0),
+    )
+    # normalise the fields over the body: B0 spans ±~200 Hz, B1 0.7–1.1, coils mean 1
+    pts = _body_sample(anatomy)
+    b0_raw = subject.b0(pts)
+    centre = 0.5 * (b0_raw.max() + b0_raw.min())
+    half = 0.5 * (b0_raw.max() - b0_raw.min())
+    target = rng.uniform(180, 215)
+    b1_raw = subject.b1_field(pts)
+    t2_raw = t2_pattern(pts)
+    t2_pattern = BlobField(t2_pattern.centres, t2_pattern.sigmas,
+                           t2_pattern.heights / max(t2_raw.mean(), 1e-9))
+    coil = subject.coil_sensitivity(pts)
+    object.__setattr__(subject, "b0_scale", (-centre * target / half + rng.uniform(-20, 20),
+                                             target / half))
+    object.__setattr__(subject, "b1_scale", (float(b1_raw.min()), float(np.ptp(b1_raw))))
+    object.__setattr__(subject, "coil_norm", float(coil.mean()))
+    object.__setattr__(subject, "t2_pattern", t2_pattern)
+    object.__setattr__(subject, "pattern_norm", _pattern_norm(subject))
+    return subject
+
+
+def _pattern_norm(subject: Subject) -> dict[int, tuple[float, float]]:
+    """Mean of the disease patterns over each muscle (2 mm lattice, z every 8 mm), so that
+    a muscle's mean PDFF and water T2 equal the :class:`DiseaseSpec` values."""
+    x, y, z = np.meshgrid(np.arange(-200, 201, 2.0), np.arange(-150, 151, 2.0),
+                          np.arange(-88, 89, 8.0), indexing="ij")
+    pts = np.stack([x, y, z], axis=-1).reshape(-1, 3)
+    labels = subject.anatomy.labels(pts)
+    keep = labels > 10
+    pts, labels = pts[keep], labels[keep]
+    ffmod = np.exp(subject.disease.patchiness * subject.ff_pattern(pts))
+    t2mod = subject.t2_pattern(pts)
+    out = {}
+    for lab in np.unique(labels):
+        sel = labels == lab
+        out[int(lab)] = (float(ffmod[sel].mean()), float(t2mod[sel].mean()))
+    return out
+
+
+def _random_disease(rng: np.random.Generator) -> DiseaseSpec:
+    """A random mild-to-moderate myopathy for training subjects."""
+    ff, t2 = {}, {}
+    activity, chronic = rng.uniform(0, 1), rng.uniform(0, 1)
+    for side in SIDES:
+        for m in MUSCLES:
+            ff[(m, side)] = float(np.clip(HEALTHY_FF + chronic * rng.gamma(1.5, 0.05), 0, 0.6))
+            t2[(m, side)] = float(HEALTHY_WATER_T2 + activity * rng.gamma(2.0, 0.006))
+    return DiseaseSpec(ff, t2, patchiness=float(rng.uniform(0.2, 0.6)))
