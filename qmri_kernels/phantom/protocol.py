@@ -90,3 +90,18 @@ def series_grid(protocol: SeriesProtocol, matrix: tuple[int, int] = DEFAULT_MATR
 def echo_times_array(protocol: SeriesProtocol) -> np.ndarray:
     """Echo times in s as an array, shape (n_echoes,)."""
     return np.asarray(protocol.echo_times, dtype=float)
+
+
+def protocol_table(matrix: tuple[int, int] = DEFAULT_MATRIX, fov_mm: float = FOV_MM):
+    """The synthetic protocol as a DataFrame (same columns as :data:`qmri_kernels.paper.PROTOCOL_TABLE`)."""
+    import pandas as pd
+
+    rows = []
+    for role, p in PROTOCOL.items():
+        te = np.asarray(p.echo_times) * 1000
+        te_text = (f"{te[0]:g}–{te[-1]:g} (ΔTE {te[1] - te[0]:g}), {len(te)} echoes"
+                   if len(te) > 1 else f"{te[0]:g}")
+        rows.append((role, p.series_description, te_text, p.repetition_time * 1000,
+                     p.slice_thickness, p.gap, f"{matrix[0]}×{matrix[1]} ({fov_mm / matrix[0]:.2f} mm)"))
+    return pd.DataFrame(rows, columns=["role", "sequence", "te_ms", "tr_ms", "slice_thickness_mm",
+                                       "gap_mm", "matrix"]).set_index("role")

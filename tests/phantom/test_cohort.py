@@ -1,0 +1,125 @@
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+
+from qmri_kernels.paper import REPORTED
+from qmri_kernels.phantom.cohort import CLINICAL, SCORES, cohort_targets, generate_cohort, identities, simulate_scores
+from qmri_kernels.phantom.truth import load_truth
+from qmri_kernels.stats import weighted_kappa
+
+SMALL = (48, 48)
+
+
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory):
+    return generate_cohort(tmp_path_factory.mktemp("a") / "synthetic", matrix=SMALL, patients=[1, 13])
+
+
+def test_targets_reproduce_the_papers_moments_and_named_patients():
+    t = cohort_targets()
+    for col in ("ff_biopsy_percent", "t2_biopsy_ms", "t2_contra_ms"):
+        mean, sd = REPORTED[col][:2]
+        assert t[col].mean() == pytest.approx(mean, abs=1e-9)
+        assert t[col].std(ddof=1) == pytest.approx(sd, abs=1e-9)
+    assert t["ff_contra_percent"].mean() == pytest.approx(7.5, abs=0.2)
+    assert t["ff_biopsy_percent"].max() == pytest.approx(26.2)
+    assert t["ff_biopsy_percent"].min() > 0.5
+    by = t.set_index("patient")
+    assert by.loc[13, "t2_biopsy_ms"] == 69.7 and by.loc[9, "t2_biopsy_ms"] == 34.1
+
+
+def test_scores_are_likert_and_agreement_near_targets():
+    scores, tuning = simulate_scores(cohort_targets())
+    assert set(scores["value"].unique()) <= {0, 1, 2, 3, 4}
+    assert len(scores) == 13 * 2 * len(SCORES)
+    wide = scores.pivot_table(index=["score", "patient"], columns="reader", values="value")
+    for name, row in tuning.set_index("score").iterrows():
+        k = weighted_kappa(wide.loc[name, "R3"], wide.loc[name, "R4"])
+        assert k == pytest.approx(row["kappa_simulated"])
+        assert abs(k - row["kappa_target"]) < 0.12, name
+    # the scores the paper gives a mean for land near it
+    for name in ("fat", "myofiber_size_variation", "inflammatory_cells", "connective_tissue"):
+        mean = wide.loc[name].mean(axis=1).mean()
+        assert abs(mean - REPORTED[f"score_{name}"][0]) < 0.3, name
+
+
+def test_weighted_kappa_matches_sklearn():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 5, 40)
+    b = np.clip(a + rng.integers(-1, 2, 40), 0, 4)
+    assert weighted_kappa(a, b) == pytest.approx(
+        sklearn_metrics.cohen_kappa_score(a, b, weights="linear", labels=[0, 1, 2, 3, 4]))
+    with pytest.raises(ValueError, match="not in categories"):
+        weighted_kappa([0, 5], [0, 1])
+
+
+def test_layout_and_tables(small_cohort):
+    root = Path(small_cohort)
+    assert (root / ".complete").exists()
+    clinical = pd.read_csv(root / "sourcedata" / "clinical.csv")
+    assert list(clinical["participant_id"]) == ["sub-01", "sub-13"]
+    assert (root / "truth" / "dseg.tsv").read_text().startswith("index\tname\tabbreviation\tcolor")
+    truth = load_truth(root / "truth", "13", "mese")
+    assert truth["labels"].shape == SMALL + (12,)
+    assert {"pdff", "water_t2", "b0", "b1", "fat_share"} <= set(truth)
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_regenerating_writes_byte_identical_files(small_cohort, tmp_path):
+    again = generate_cohort(tmp_path / "synthetic", matrix=SMALL, patients=[1, 13])
+    assert _digest(Path(small_cohort)) == _digest(again)
+
+
+def _affine_from_headers(files: list[Path]) -> tuple[np.ndarray, list]:
+    """Voxel (col, row, slice) → RAS affine from DICOM headers, independent of the writer."""
+    headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    headers = [h for h in headers if int(h.get("EchoNumbers", 1)) == 1]
+    iop = np.array(headers[0].ImageOrientationPatient, dtype=float)
+    row_dir, col_dir = iop[:3], iop[3:]
+    normal = np.cross(row_dir, col_dir)
+    headers.sort(key=lambda h: float(np.dot(normal, np.array(h.ImagePositionPatient, dtype=float))))
+    ipp = np.array([h.ImagePositionPatient for h in headers], dtype=float)
+    dr, dc = (float(v) for v in headers[0].PixelSpacing)   # row spacing, column spacing
+    step = (ipp[-1] - ipp[0]) / (len(ipp) - 1)
+    lps = np.eye(4)
+    lps[:3, 0] = row_dir * dc          # along a row: column index
+    lps[:3, 1] = col_dir * dr          # down a column: row index
+    lps[:3, 2] = step
+    lps[:3, 3] = ipp[0]
+    return np.diag([-1, -1, 1, 1]) @ lps, headers
+
+
+def test_dicom_geometry_puts_the_femur_at_the_same_world_position(small_cohort):
+    root = Path(small_cohort)
+    centres = {}
+    for role, desc in (("megre", "Ax IDEAL-IQ"), ("mese", "Ax T2 Map FS"), ("t2w", "Ax T2 FSE IDEAL")):
+        files = [p for p in (root / "sourcedata" / "sub-13" / "dicom").rglob("*") if p.is_file()]
+        files = [f for f in files if pydicom.dcmread(f, stop_before_pixels=True).SeriesDescription == desc]
+        files = [f for f in files if "PHASE" not in pydicom.dcmread(f, stop_before_pixels=True).ImageType]
+        affine, headers = _affine_from_headers(files)
+        truth = load_truth(root / "truth", "13", role)
+        assert np.allclose(affine, truth["affine"], atol=1e-3), role
+        lab = truth["labels"]
+        ijk = np.argwhere(np.isin(lab, [2, 3]))
+        world = ijk @ affine[:3, :3].T + affine[:3, 3]
+        right = world[:, 0] > 0
+        centres[role] = world[right, :2].mean(axis=0)
+    ref = centres["megre"]
+    for role, c in centres.items():
+        assert np.linalg.norm(c - ref) < 1.5, (role, c, ref)
+
+
+def test_identities_are_made_up_and_complete():
+    ids = identities()
+    assert len(ids) == len(CLINICAL)
+    assert len({i.patient_id for i in ids.values()}) == len(ids)
+    assert all(i.sex == s for i, s in zip(ids.values(), CLINICAL["sex"]))
