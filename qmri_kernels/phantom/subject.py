@@ -238,12 +238,13 @@ class Subject:
         return np.abs(_add_noise(out, sigma, rng)).astype(np.float32)
 
     def simulate_t2w(self, grid: Grid, rng, echo_time: float = 0.120,
-                     repetition_time: float = 5.25, snr: float = 40.0,
+                     repetition_time: float = 5.25, snr: float = 25.0,
                      truth: dict | None = None) -> np.ndarray:
         """T2-weighted fast spin echo magnitude (water + fat), shape grid.shape, float32.
 
         Fat in a fast spin echo train keeps a long apparent T2 (J-coupling is suppressed;
         Henkelman et al. 1992, MRM 24:96), so it appears bright; edema raises muscle signal.
+        ``snr`` is that of unaffected muscle at unit coil sensitivity.
         """
         pts = _grid_points(grid)
         t = self._truth_at(pts) if truth is None else truth
@@ -254,7 +255,9 @@ class Subject:
         fat = t["pd"] * t["pdff"] * np.exp(-echo_time / (2.0 * self.fat_t2)) * (
             1 - np.exp(-repetition_time / physics.T1_FAT_3T))
         s = _SCALE * 4.0 * self.coil_sensitivity(pts) * (water + fat)
-        sigma = _SCALE * _MUSCLE_PD / snr
+        healthy = _SCALE * 4.0 * _MUSCLE_PD * (1 - HEALTHY_FF) * np.exp(-echo_time / HEALTHY_WATER_T2) * (
+            1 - np.exp(-repetition_time / physics.T1_MUSCLE_3T))
+        sigma = healthy / snr
         return np.abs(_add_noise(s.astype(complex), sigma, rng)).astype(np.float32)
 
     def fat_share_mese(self, grid: Grid, repetition_time: float,
