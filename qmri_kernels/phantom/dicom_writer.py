@@ -507,7 +507,8 @@ def write_study(root: Path, identity: Identity,
     """
     root = Path(root)
     study_uid = _uid(uid_seed, "study", identity.patient_id, identity.accession_number)
-    study_dir = root / f"ST{int(hashlib.sha256(study_uid.encode()).hexdigest()[:8], 16) % 10**8:08d}"
+    digits = int(hashlib.sha256(study_uid.encode()).hexdigest()[:8], 16) % 10**8
+    study_dir = root / f"ST{digits:08d}"
     jobs: list[tuple[SeriesProtocol, Grid, np.ndarray, str]] = []
     for protocol, grid, images in series:
         arr = np.asarray(images)

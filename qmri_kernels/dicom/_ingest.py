@@ -1,0 +1,245 @@
+"""``ingest``: one subject's DICOM folder → de-identified BIDS NIfTI + JSON, all or nothing.
+
+The steps, each a small function of its own module: :func:`~.discover.discover` (files by
+content), :func:`~.headers.read_headers` (headers only), :func:`~.check.check_subject`
+(one patient, one study), :func:`~.group.group_series`, :func:`~.classify.classify`,
+:func:`~.check.check_series`, :func:`~.sort.sort_series` (with the slice-spacing check),
+:func:`~.volume.assemble` (pixels, rescale, phase, affine), :func:`~.deidentify.deidentify`
+and :mod:`~.bids` (names, files). Everything is read and checked before anything is
+written; files are written under a temporary name in the output folder and moved into
+place only when the whole subject succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from .bids import ROLE_SUFFIX, bids_name, parse_name, subject_label, write_json, write_nifti
+from .check import check_series, check_subject
+from .classify import Classification, classify
+from .deidentify import deidentify
+from .discover import discover
+from .errors import DicomError, DicomWarning
+from .group import Series, group_series
+from .headers import read_headers
+from .sidecar import provenance, sidecar, software_versions
+from .sort import SortedSeries, sort_series
+from .volume import Volume, assemble
+
+__all__ = ["ingest", "plan", "PlannedSeries"]
+
+log = logging.getLogger(__name__)
+
+#: NIfTI files compressed concurrently within one subject.
+_WRITE_THREADS = 2
+
+
+@dataclass(frozen=True, eq=False)
+class PlannedSeries:
+    """A series found in a subject's folder, with its role (``None``: left alone)."""
+
+    series: Series
+    classification: Classification
+    run: int | None = None
+
+
+def plan(source_dir: str | os.PathLike) -> list[PlannedSeries]:
+    """Discover, read headers, check the subject, group and classify — no pixels, no output.
+
+    Returns every series found, in series-number order; series of the same role and
+    part get run numbers 1, 2, … (``None`` when there is only one).
+
+    Raises
+    ------
+    DicomError
+        No DICOM files, a corrupt header, two patients or studies mixed.
+    """
+    root = Path(source_dir)
+    files = discover(root)
+    if not files:
+        raise DicomError(f"{root}: no DICOM files found")
+    headers = read_headers(files, root)
+    if not headers:
+        raise DicomError(f"{root}: no DICOM images found (only a DICOMDIR)")
+    check_subject(headers, str(root))
+    planned = [(s, classify(s)) for s in group_series(headers)]
+    counts: dict[tuple[str, str], int] = {}
+    for s, c in planned:
+        if c.role is not None:
+            counts[(c.role, s.part)] = counts.get((c.role, s.part), 0) + 1
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for s, c in planned:
+        run = None
+        if c.role is not None and counts[(c.role, s.part)] > 1:
+            seen[(c.role, s.part)] = seen.get((c.role, s.part), 0) + 1
+            run = seen[(c.role, s.part)]
+        out.append(PlannedSeries(s, c, run))
+    return out
+
+
+def _convert(item: PlannedSeries) -> tuple[SortedSeries, Volume]:
+    check_series(item.series)
+    sorted_series = sort_series(item.series)
+    return sorted_series, assemble(sorted_series)
+
+
+def _removed(series: Series, pseudonym: str) -> tuple[object, list[str]]:
+    """De-identified first header and the union of removed names over the series."""
+    def run(h):
+        try:
+            return deidentify(h.dataset, pseudonym)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            raise DicomError(f"{h.name}: malformed header element ({exc})") from None
+
+    clean, removed = run(series.headers[0])
+    names = set(removed)
+    seen_tags = set(series.headers[0].dataset.keys())
+    for h in series.headers[1:]:
+        extra = [tag for tag in h.dataset.keys() if tag not in seen_tags]
+        if extra:
+            names.update(run(h)[1])
+            seen_tags.update(extra)
+    return clean, sorted(names)
+
+
+def _stage(stage_anat: Path, label: str, item: PlannedSeries, sorted_series: SortedSeries,
+           volume: Volume, jobs: list) -> list[str]:
+    """Write one series' sidecars into the staging folder and queue its NIfTI writes.
+
+    Returns the file names; ``jobs`` receives one callable per NIfTI file.
+    """
+    role, part = item.classification.role, item.series.part
+    pseudonym = f"sub-{label}"
+    clean, removed = _removed(item.series, pseudonym)
+    prov = provenance(series_uid=item.series.series_uid, series_number=item.series.number,
+                      n_images=sum(len(r) for r in sorted_series.images), removed=removed,
+                      pseudonym=pseudonym, phase_convention=volume.phase_convention)
+    names = []
+    n_echoes = volume.data.shape[3]
+    for e in range(n_echoes):
+        multi = role in ("megre", "mese")
+        stem = bids_name(label, role, echo=e + 1 if multi else None,
+                         part=part if role == "megre" else None, run=item.run)
+        te = float(sorted_series.echo_times[e])
+        payload = sidecar(clean, echo_number=e + 1 if multi else None,
+                          echo_time=te if np.isfinite(te) else None,
+                          spacing=sorted_series.spacing, units=volume.units,
+                          provenance_block=prov)
+        jobs.append(partial(write_nifti, stage_anat / f"{stem}.nii.gz", volume.data[..., e],
+                            volume.affine, volume.slope, volume.inter))
+        write_json(stage_anat / f"{stem}.json", payload)
+        names += [f"{stem}.nii.gz", f"{stem}.json"]
+    return names
+
+
+def _write_dataset_description(out_dir: Path) -> None:
+    path = out_dir / "dataset_description.json"
+    if path.exists():
+        return
+    payload = {"Name": "qmri_kernels ingest: de-identified NIfTI from DICOM",
+               "BIDSVersion": "1.9.0", "DatasetType": "derivative",
+               "GeneratedBy": [{"Name": "qmri_kernels.dicom.ingest",
+                                "Version": software_versions()["qmri_kernels"]}]}
+    tmp = out_dir / f".dataset_description.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _commit(stage_sub: Path, final_sub: Path, names: list[str]) -> list[Path]:
+    """Move the staged subject into place; replace earlier ingest output of that subject."""
+    if not final_sub.exists():
+        os.replace(stage_sub, final_sub)
+    else:
+        anat = final_sub / "anat"
+        anat.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            os.replace(stage_sub / "anat" / name, anat / name)
+        for old in anat.iterdir():  # stale ingest output (e.g. a role no longer present)
+            info = parse_name(old.name)
+            if info is not None and old.name not in names:
+                old.unlink()
+    return sorted(final_sub / "anat" / n for n in names)
+
+
+def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: str) -> list[Path]:
+    """Convert one subject's DICOM export to de-identified BIDS NIfTI + JSON.
+
+    Parameters
+    ----------
+    source_dir : path-like
+        The subject's DICOM folder: any nesting and file names; non-DICOM files and
+        DICOMDIR are skipped.
+    out_dir : path-like
+        BIDS (derivatives) root; files go to ``out_dir/sub-<label>/anat/``.
+    subject : str
+        Pseudonymous subject ID from the manifest, ``"sub-01"`` or ``"01"``; it replaces
+        the patient's identity.
+
+    Returns
+    -------
+    list of Path
+        The NIfTI and JSON files written, sorted.
+
+    Raises
+    ------
+    DicomError
+        Any failed check (the message names the file or series); nothing is written.
+
+    Warns
+    -----
+    DicomWarning
+        Non-DICOM files skipped; series of no known role left alone (with the reason).
+
+    Notes
+    -----
+    Series roles: multi-echo gradient echo → ``MEGRE`` (per echo and part), multi-echo
+    spin echo → ``MESE`` (per echo), T2-weighted → ``T2w``; see
+    :mod:`qmri_kernels.dicom.classify`. De-identification: :mod:`qmri_kernels.dicom.deidentify`.
+    """
+    label = subject_label(subject)
+    out_dir = Path(out_dir)
+    planned = plan(source_dir)
+    targets = [p for p in planned if p.classification.role is not None]
+    for p in planned:
+        if p.classification.role is None:
+            msg = (f"sub-{label}: {p.series.label} left alone: {p.classification.reason}")
+            log.info(msg)
+            warnings.warn(msg, DicomWarning, stacklevel=2)
+    if not targets:
+        found = "; ".join(f"{p.series.label}: {p.classification.reason}" for p in planned)
+        raise DicomError(f"{source_dir}: no series of a known role "
+                         f"({', '.join(ROLE_SUFFIX)}) found — {found}")
+    converted = [(p, *_convert(p)) for p in targets]  # all checks and pixels, before writing
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".ingest-sub-{label}-", dir=out_dir))
+    try:
+        stage_anat = stage / f"sub-{label}" / "anat"
+        stage_anat.mkdir(parents=True)
+        names: list[str] = []
+        jobs: list = []
+        for item, sorted_series, volume in converted:
+            names += _stage(stage_anat, label, item, sorted_series, volume, jobs)
+        # gzip releases the GIL: compress two files at a time
+        with ThreadPoolExecutor(max_workers=_WRITE_THREADS) as pool:
+            for future in [pool.submit(job) for job in jobs]:
+                future.result()
+        if len(set(names)) != len(names):
+            raise DicomError(f"sub-{label}: two series would be written to the same file name")
+        paths = _commit(stage / f"sub-{label}", out_dir / f"sub-{label}", names)
+        _write_dataset_description(out_dir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    log.info("sub-%s: %d files written to %s", label, len(paths), out_dir)
+    return paths
