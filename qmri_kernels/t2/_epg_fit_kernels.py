@@ -177,32 +177,22 @@ def _project_out(v, m, b1v, b2v, use1, use2):
 
 
 @njit(cache=True)
-def _coarse_search(yv, m, phi, water, fat, cww, cwf, cff, stride_t2, stride_b1, j_fixed):
-    """Best (i, j) on the coarse subgrid of the dictionary by the projected cost.
-
-    ``j_fixed >= 0`` restricts the B1 index to that grid column (B1 known).
-    """
-    nt = water.shape[0]
-    nb = water.shape[1]
-    j_lo = 1
-    j_hi = nb - 1
-    if j_fixed >= 0:
-        j_lo = j_fixed
-        j_hi = j_fixed + 1
-        stride_b1 = 1
+def _grid_search(yv, m, phi, water, fat, cww, cwf, cff, i_lo, i_hi, i_step, j_lo, j_hi,
+                 j_step):
+    """Best (i, j) over the dictionary atoms i_lo:i_hi:i_step × j_lo:j_hi:j_step."""
     yy = 0.0
     for n in range(m):
         yy += yv[n] * yv[n]
     amp = np.empty(2)
     best = np.inf
-    bi = 1
-    bj = 1
-    for j in range(j_lo, j_hi, stride_b1):
+    bi = i_lo
+    bj = j_lo
+    for j in range(j_lo, j_hi, j_step):
         fy = 0.0
         for n in range(m):
             fy += fat[j, n] * yv[n]
         ff = cff[j, m]
-        for i in range(1, nt - 1, stride_t2):
+        for i in range(i_lo, i_hi, i_step):
             wy = 0.0
             for n in range(m):
                 wy += water[i, j, n] * yv[n]
@@ -217,6 +207,31 @@ def _coarse_search(yv, m, phi, water, fat, cww, cwf, cff, stride_t2, stride_b1, 
                 bi = i
                 bj = j
     return bi, bj
+
+
+@njit(cache=True)
+def _coarse_search(yv, m, phi, water, fat, cww, cwf, cff, stride_t2, stride_b1, j_fixed):
+    """Best atom by a coarse-to-fine search of the dictionary by the projected cost.
+
+    First every ``stride_t2``-th T2 and ``stride_b1``-th B1 atom, then every second atom
+    within one coarse step around the winner. ``j_fixed >= 0`` fixes the B1 column.
+    """
+    nt = water.shape[0]
+    nb = water.shape[1]
+    if j_fixed >= 0:
+        j_lo, j_hi, j_st = j_fixed, j_fixed + 1, 1
+    else:
+        j_lo, j_hi, j_st = 1, nb - 1, stride_b1
+    bi, bj = _grid_search(yv, m, phi, water, fat, cww, cwf, cff, 1, nt - 1, stride_t2,
+                          j_lo, j_hi, j_st)
+    i_lo = max(bi - stride_t2 + 1, 1)
+    i_hi = min(bi + stride_t2, nt - 1)
+    if j_fixed < 0:
+        j_lo = max(bj - stride_b1 + 1, 1)
+        j_hi = min(bj + stride_b1, nb - 1)
+        j_st = 2
+    return _grid_search(yv, m, phi, water, fat, cww, cwf, cff, i_lo, i_hi, 2, j_lo, j_hi,
+                        j_st)
 
 
 @njit(cache=True)
@@ -326,7 +341,7 @@ def fit_voxel(yv, m, phi, y_fixed, water, fat, cww, cwf, cff, stride_t2, stride_
                 accepted = True
                 break
             lam *= 4.0
-        if not accepted or step < 1e-5:
+        if not accepted or step < 1e-3:
             break
     out[0] = x
     out[1] = y

@@ -145,6 +145,45 @@ def cpmg_profile_kernel(t2, t1, b1, tau, n_echoes, exc_angles, ref_angles, weigh
     return out
 
 
+@njit(cache=True)
+def cpmg_kernel_serial(t2, t1, b1, tau, alpha0, n_echoes):
+    """Serial twin of :func:`cpmg_kernel` for a handful of voxels (no thread start-up)."""
+    nv = t2.shape[0]
+    out = np.empty((nv, n_echoes))
+    nk = 2 * n_echoes + 2
+    fp = np.empty(nk)
+    fm = np.empty(nk)
+    z = np.empty(nk)
+    for v in range(nv):
+        cpmg_echoes(t2[v], t1[v], tau, b1[v] * alpha0, n_echoes, fp, fm, z, out[v], 1.0)
+    return out
+
+
+@njit(cache=True)
+def cpmg_profile_kernel_serial(t2, t1, b1, tau, n_echoes, exc_angles, ref_angles, weights):
+    """Serial twin of :func:`cpmg_profile_kernel`."""
+    nv = t2.shape[0]
+    ns = exc_angles.shape[0]
+    out = np.zeros((nv, n_echoes))
+    nk = 2 * n_echoes + 2
+    fp = np.empty(nk)
+    fm = np.empty(nk)
+    z = np.empty(nk)
+    row = np.empty(n_echoes)
+    for v in range(nv):
+        for j in range(ns):
+            scale = weights[j] * math.sin(b1[v] * exc_angles[j])
+            cpmg_echoes(t2[v], t1[v], tau, b1[v] * ref_angles[j], n_echoes, fp, fm, z,
+                        row, scale)
+            for n in range(n_echoes):
+                out[v, n] += row[n]
+    return out
+
+
+#: Below this many voxels the serial kernels are used (thread start-up dominates).
+SERIAL_BELOW: int = 256
+
+
 def cpmg_reference(t2: float, t1: float, tau: float, alpha: float, n_echoes: int,
                    scale: float = 1.0) -> np.ndarray:
     """Slow, unpruned NumPy EPG of one voxel (the same algebra as :func:`cpmg_echoes`)."""

@@ -21,7 +21,7 @@ from .epg_model import EPGT2Fit, EPGT2Model
 __all__ = ["smooth_b1", "fit_with_smooth_b1"]
 
 
-def smooth_b1(b1, mask, voxel_size, fwhm_mm: float = 40.0, weights=None) -> np.ndarray:
+def smooth_b1(b1, mask, voxel_size, fwhm_mm: float = 20.0, weights=None) -> np.ndarray:
     """Gaussian normalised convolution of a B1 map inside ``mask``, in-plane.
 
     Parameters
@@ -40,7 +40,8 @@ def smooth_b1(b1, mask, voxel_size, fwhm_mm: float = 40.0, weights=None) -> np.n
     Returns
     -------
     ndarray, float64, same shape as ``b1``
-        Smoothed B1 inside ``mask``, NaN outside (and in slices without any weight).
+        Smoothed B1 wherever the Gaussian reaches a weighted estimate of its slice (also
+        outside ``mask``, which only selects the estimates used); NaN elsewhere.
     """
     b = as_float_array(np.where(np.isnan(np.asarray(b1, float)), 0.0, b1), "b1")
     valid = np.asarray(mask, dtype=bool) & ~np.isnan(np.asarray(b1, float))
@@ -68,8 +69,7 @@ def smooth_b1(b1, mask, voxel_size, fwhm_mm: float = 40.0, weights=None) -> np.n
         if scale > 0:
             w = np.where(np.abs(b - smooth) > 3 * scale, 0.0, w)
             smooth = _normalised_convolution(b, w, sigma)
-    out = np.where(np.asarray(mask, dtype=bool), smooth, np.nan)
-    return out
+    return smooth
 
 
 def _normalised_convolution(b, w, sigma):
@@ -80,7 +80,7 @@ def _normalised_convolution(b, w, sigma):
 
 
 def fit_with_smooth_b1(model: EPGT2Model, magnitude, mask, voxel_size, fat_fraction=None,
-                       *, fwhm_mm: float = 40.0, noise_sigma=None
+                       *, b1_mask=None, fwhm_mm: float = 20.0, noise_sigma=None
                        ) -> tuple[EPGT2Fit, EPGT2Fit]:
     """Two-pass EPG fit: B1 free, smooth B1 (:func:`smooth_b1`), refit with B1 fixed.
 
@@ -89,8 +89,11 @@ def fit_with_smooth_b1(model: EPGT2Model, magnitude, mask, voxel_size, fat_fract
     model : EPGT2Model
     magnitude : array-like, shape (X, Y[, Z], n_echoes)
     mask : array-like of bool, shape (X, Y[, Z])
-        Voxels to fit and to estimate B1 from (the muscles; fat-dominated voxels are
-        given less weight through their larger residual).
+        Voxels to fit.
+    b1_mask : array-like of bool, shape (X, Y[, Z]), optional
+        Voxels whose first-pass B1 feeds the smooth map (default ``mask``; the muscles
+        are a good choice). Estimates are weighted by 1 / (1 + (relative residual /
+        median)²).
     voxel_size : sequence of float
         Voxel size in mm of the spatial axes.
     fat_fraction : array-like or None
@@ -109,12 +112,15 @@ def fit_with_smooth_b1(model: EPGT2Model, magnitude, mask, voxel_size, fat_fract
     """
     first = model.fit(magnitude, mask, fat_fraction, noise_sigma=noise_sigma)
     m = np.asarray(mask, dtype=bool)
-    # Confidence: inverse squared residual relative to the amplitude, capped.
+    src = m if b1_mask is None else np.asarray(b1_mask, dtype=bool) & m
+    if src.shape != m.shape:
+        raise ValueError(f"b1_mask has shape {src.shape} but mask has {m.shape}")
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = first.residual / np.where(first.s0 > 0, first.s0, np.nan)
-    med = np.nanmedian(rel[m]) if np.isfinite(rel[m]).any() else 1.0
-    weights = np.where(np.isfinite(rel), 1.0 / (1.0 + (rel / med) ** 2), 0.0)
-    b1s = smooth_b1(first.b1, m, voxel_size, fwhm_mm, weights)
-    b1s = np.where(np.isnan(b1s), first.b1, b1s)
+    ok = src & np.isfinite(rel)
+    med = np.median(rel[ok]) if ok.any() else 1.0
+    weights = np.where(ok, 1.0 / (1.0 + (rel / med) ** 2), 0.0)
+    b1s = smooth_b1(first.b1, src, voxel_size, fwhm_mm, weights)
+    b1s = np.where(m & np.isnan(b1s), first.b1, b1s)
     final = model.fit(magnitude, mask, fat_fraction, b1=b1s, noise_sigma=noise_sigma)
     return final, first

@@ -31,9 +31,12 @@ References
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from ._epg_kernels import cpmg_kernel, cpmg_profile_kernel
+from ._epg_kernels import (SERIAL_BELOW, cpmg_kernel, cpmg_kernel_serial,
+                           cpmg_profile_kernel, cpmg_profile_kernel_serial)
 from ._slice_profile import (_METHODS, _WINDOWS, check_choice, flip_profile,
                              fold_symmetric, subslice_grid)
 from ._validate import (as_count, as_float_array, as_positive_scalar, broadcast_maps)
@@ -103,7 +106,8 @@ def cpmg_signal(t2, t1, echo_spacing: float, n_echoes: int, b1=1.0,
     """
     shape, t2f, t1f, b1f, esp, n, ref = _common_args(t2, t1, echo_spacing, n_echoes, b1,
                                                       refocusing_angle)
-    out = cpmg_kernel(t2f, t1f, b1f, 0.5 * esp, ref, n)
+    kernel = cpmg_kernel if t2f.size >= SERIAL_BELOW else cpmg_kernel_serial
+    out = kernel(t2f, t1f, b1f, 0.5 * esp, ref, n)
     return out.reshape(shape + (n,))
 
 
@@ -154,9 +158,18 @@ def slice_profile(n_subslices: int = 32, time_bandwidth: float = 2.0,
     if extent is None:
         extent = 1.0 if method == "ideal" else 2.0
     extent = as_positive_scalar(extent, "extent")
+    return tuple(a.copy() for a in _profile(n_subslices, tbw, ref, exc, width, window, method,
+                                            extent))
+
+
+@lru_cache(maxsize=64)
+def _profile(n_subslices, tbw, ref, exc, width, window, method, extent):
+    """Cached sub-slice grid and flip angles (the Bloch simulation is the slow part)."""
     pos, w = subslice_grid(n_subslices, extent)
     exc_fa = flip_profile(exc, pos, tbw, window, method, 1.0)
     ref_fa = flip_profile(ref, pos, tbw, window, method, width)
+    for a in (pos, w, exc_fa, ref_fa):
+        a.setflags(write=False)
     return pos, w, exc_fa, ref_fa
 
 
@@ -213,7 +226,8 @@ def cpmg_signal_slice_profile(t2, t1, echo_spacing: float, n_echoes: int, b1=1.0
                                            method, extent)
     _, half_w = fold_symmetric(pos, w)
     keep = pos >= 0
-    out = cpmg_profile_kernel(t2f, t1f, b1f, 0.5 * esp, n,
+    kernel = cpmg_profile_kernel if t2f.size >= SERIAL_BELOW else cpmg_profile_kernel_serial
+    out = kernel(t2f, t1f, b1f, 0.5 * esp, n,
                               np.ascontiguousarray(exc_fa[keep]),
                               np.ascontiguousarray(ref_fa[keep]),
                               np.ascontiguousarray(half_w))

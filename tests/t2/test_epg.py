@@ -6,45 +6,14 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from _t2_bloch import bloch_isochromat_cpmg
+
 from qmri_kernels.t2._epg_kernels import cpmg_reference
 from qmri_kernels.t2._slice_profile import rf_envelope
 from qmri_kernels.t2.epg import cpmg_signal, cpmg_signal_slice_profile, slice_profile
 
 ESP = 0.007
 N_ECHOES = 8
-
-
-def bloch_isochromat_cpmg(t2, t1, echo_spacing, n_echoes, flip, excitation=np.pi / 2,
-                          n_iso=400):
-    """Brute-force Bloch simulation of a CPMG train: the slow reference of the EPG.
-
-    ``n_iso`` isochromats whose precession over half an echo spacing (the crusher /
-    readout dephasing between a pulse and its echo) is spread uniformly over 2π. Every
-    isochromat is rotated by explicit 3×3 rotation matrices: excitation about y,
-    refocusing about x (CPMG), free precession about z; between pulses transverse
-    magnetisation decays with T2 and longitudinal magnetisation relaxes with T1 towards
-    M0 = 1 (recovery included). Returns the complex mean of M_x + i M_y at each echo.
-    """
-    phi = 2 * np.pi * np.arange(n_iso) / n_iso
-    m = np.zeros((n_iso, 3))
-    m[:, 2] = 1.0
-    m = m @ Rotation.from_rotvec([0.0, excitation, 0.0]).as_matrix().T
-    refocus = Rotation.from_rotvec([flip, 0.0, 0.0]).as_matrix()
-    c, s = np.cos(phi), np.sin(phi)
-    e2, e1 = np.exp(-echo_spacing / 2 / t2), np.exp(-echo_spacing / 2 / t1)
-
-    def precess_relax(m):
-        mx = c * m[:, 0] - s * m[:, 1]
-        my = s * m[:, 0] + c * m[:, 1]
-        return np.stack([mx * e2, my * e2, m[:, 2] * e1 + (1 - e1)], axis=1)
-
-    echoes = np.empty(n_echoes, dtype=complex)
-    for n in range(n_echoes):
-        m = precess_relax(m)
-        m = m @ refocus.T
-        m = precess_relax(m)
-        echoes[n] = np.mean(m[:, 0] + 1j * m[:, 1])
-    return echoes
 
 
 def test_perfect_refocusing_is_monoexponential():

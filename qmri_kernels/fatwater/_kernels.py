@@ -1,0 +1,818 @@
+"""Numba kernels of the fat-water fit: variable-projection grid search, region growing of the
+field map and per-voxel Levenberg–Marquardt refinement.
+
+Inputs are C-contiguous ``(voxels, echoes)`` complex64 signals (one row per masked voxel) plus
+the small per-acquisition tables built by :mod:`._plan`. Arithmetic inside a voxel is
+float64/complex128. The parallel kernels loop over chunks of voxels with ``prange`` and write
+only their own rows: no races. Region growing is sequential by nature (a priority queue);
+it is ``@njit(cache=True)`` without ``parallel``.
+
+Signal model (DESIGN.md §5; Yu 2008, Reeder 2004):
+``s_n = (W + F c_n) exp((i 2π ψ − R2*) t_n)`` with ``c_n = Σ_p a_p exp(i 2π f_p t_n)``.
+
+Every kernel has a slow reference in :mod:`._reference` that the tests compare it with.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# Voxels per parallel work item: big enough to amortise the scratch allocations.
+_CHUNK = 256
+_TWO_PI = 2.0 * math.pi
+
+
+# --------------------------------------------------------------------------------------------
+# Variable projection (Golub & Pereyra 1973; Hernando 2008 for fat-water)
+# --------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _projected_energy(u1, u2, g11, g12, g22, det):
+    """u^H (A^H A)^-1 u for the 2-column basis A = [d, c·d], with u = A^H s.
+
+    (A^H A) = [[g11, g12], [conj(g12), g22]] (Hermitian, real diagonal).
+    """
+    cross = (u1.real * (g12.real * u2.real - g12.imag * u2.imag)
+             + u1.imag * (g12.real * u2.imag + g12.imag * u2.real))
+    return (g22 * (u1.real * u1.real + u1.imag * u1.imag)
+            + g11 * (u2.real * u2.real + u2.imag * u2.imag) - 2.0 * cross) / det
+
+
+@njit(cache=True)
+def _varpro_cost(s, psi, te, c, decay, gram):
+    """min over the R2* grid of the VARPRO residual ||s||² − ||P_A s||² at field map ``psi``.
+
+    Returns (cost, index of the best R2* grid value).
+    """
+    n = s.shape[0]
+    energy = 0.0
+    # demodulated signal and its fat-weighted copy, once; the R2* grid only rescales echoes
+    a = np.empty(n, dtype=np.complex128)
+    b = np.empty(n, dtype=np.complex128)
+    for k in range(n):
+        energy += s[k].real * s[k].real + s[k].imag * s[k].imag
+        ph = -_TWO_PI * psi * te[k]
+        z = complex(math.cos(ph), math.sin(ph)) * s[k]
+        a[k] = z
+        b[k] = c[k].conjugate() * z
+    best = np.inf
+    best_r = 0
+    for r in range(decay.shape[0]):
+        u1 = 0.0 + 0.0j
+        u2 = 0.0 + 0.0j
+        for k in range(n):
+            u1 += decay[r, k] * a[k]
+            u2 += decay[r, k] * b[k]
+        proj = _projected_energy(u1, u2, gram[r, 0], complex(gram[r, 1], gram[r, 2]),
+                                 gram[r, 3], gram[r, 4])
+        cost = energy - proj
+        if cost < best:
+            best = cost
+            best_r = r
+    return best, best_r
+
+
+@njit(cache=True, parallel=True)
+def candidates_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, decay, gram, c,
+                      n_keep):
+    """Grid search of the VARPRO cost over (ψ, R2*) and the local minima in ψ of each voxel.
+
+    Parameters
+    ----------
+    sig : (V, N) complex64
+    phasors_re, phasors_im : (N, G) float64
+        Real and imaginary parts of ``exp(−i 2π ψ_g t_n)`` (split and echo-major so the
+        innermost loop over the grid vectorises).
+    psi_grid : (G,) float64
+        Uniform ψ grid in Hz.
+    periodic : bool
+        Whether the cost is periodic over the grid (uniform echo spacing, grid = one period):
+        then minima wrap around the ends.
+    decay : (R, N) float64
+        ``exp(−R2*_r t_n)`` for the R2* grid.
+    gram : (R, 5) float64
+        (g11, Re g12, Im g12, g22, det) of A^H A per R2* grid value.
+    c : (N,) complex128
+        Fat basis.
+    n_keep : int
+        Number of candidate minima kept per voxel (lowest cost first).
+
+    Returns
+    -------
+    cand_psi : (V, n_keep) float64   parabola-refined ψ of each minimum (Hz)
+    cand_cost : (V, n_keep) float64  VARPRO residual at the minimum
+    cand_r2 : (V, n_keep) int64      index of the best R2* grid value
+    n_cand : (V,) int64              number of valid candidates (0 if the signal is not finite)
+    energy : (V,) float64            ||s||²
+    """
+    n_vox, n_echo = sig.shape
+    n_grid = psi_grid.shape[0]
+    n_r2 = decay.shape[0]
+    step = psi_grid[1] - psi_grid[0] if n_grid > 1 else 1.0
+    cand_psi = np.full((n_vox, n_keep), np.nan)
+    cand_cost = np.full((n_vox, n_keep), np.inf)
+    cand_r2 = np.zeros((n_vox, n_keep), dtype=np.int64)
+    n_cand = np.zeros(n_vox, dtype=np.int64)
+    energy = np.zeros(n_vox)
+    n_chunks = (n_vox + _CHUNK - 1) // _CHUNK
+    for ch in prange(n_chunks):
+        curve = np.empty(n_grid)
+        ridx = np.empty(n_grid, dtype=np.int64)
+        u1r = np.empty(n_grid)
+        u1i = np.empty(n_grid)
+        u2r = np.empty(n_grid)
+        u2i = np.empty(n_grid)
+        for v in range(ch * _CHUNK, min(n_vox, (ch + 1) * _CHUNK)):
+            e = 0.0
+            for k in range(n_echo):
+                z = complex(sig[v, k])
+                e += z.real * z.real + z.imag * z.imag
+            energy[v] = e
+            if not np.isfinite(e):
+                continue
+            for g in range(n_grid):
+                curve[g] = np.inf
+            for r in range(n_r2):
+                for g in range(n_grid):
+                    u1r[g] = 0.0
+                    u1i[g] = 0.0
+                    u2r[g] = 0.0
+                    u2i[g] = 0.0
+                for k in range(n_echo):
+                    z = complex(sig[v, k]) * decay[r, k]
+                    zc = c[k].conjugate() * z
+                    ar, ai, br, bi = z.real, z.imag, zc.real, zc.imag
+                    for g in range(n_grid):
+                        pr = phasors_re[k, g]
+                        pi = phasors_im[k, g]
+                        u1r[g] += pr * ar - pi * ai
+                        u1i[g] += pr * ai + pi * ar
+                        u2r[g] += pr * br - pi * bi
+                        u2i[g] += pr * bi + pi * br
+                g11 = gram[r, 0]
+                g12r = gram[r, 1]
+                g12i = gram[r, 2]
+                g22 = gram[r, 3]
+                inv_det = 1.0 / gram[r, 4]
+                for g in range(n_grid):
+                    cross = (u1r[g] * (g12r * u2r[g] - g12i * u2i[g])
+                             + u1i[g] * (g12r * u2i[g] + g12i * u2r[g]))
+                    proj = (g22 * (u1r[g] * u1r[g] + u1i[g] * u1i[g])
+                            + g11 * (u2r[g] * u2r[g] + u2i[g] * u2i[g]) - 2.0 * cross) * inv_det
+                    cost = e - proj
+                    if cost < curve[g]:
+                        curve[g] = cost
+                        ridx[g] = r
+            # local minima of the curve (strict on the left, so a flat run gives one minimum)
+            m = 0
+            for g in range(n_grid):
+                y0 = curve[g]
+                if g > 0:
+                    ym = curve[g - 1]
+                elif periodic:
+                    ym = curve[n_grid - 1]
+                else:
+                    ym = np.inf
+                if g < n_grid - 1:
+                    yp = curve[g + 1]
+                elif periodic:
+                    yp = curve[0]
+                else:
+                    yp = np.inf
+                if not (y0 < ym and y0 <= yp):
+                    continue
+                psi = psi_grid[g]
+                cost = y0
+                if np.isfinite(ym) and np.isfinite(yp):
+                    denom = ym - 2.0 * y0 + yp
+                    if denom > 0.0:
+                        off = 0.5 * (ym - yp) / denom
+                        if off > 0.5:
+                            off = 0.5
+                        elif off < -0.5:
+                            off = -0.5
+                        psi += off * step
+                        cost = y0 - 0.25 * (ym - yp) * off
+                        if cost < 0.0:
+                            cost = 0.0
+                # insertion into the sorted top-n_keep list
+                if m < n_keep:
+                    pos = m
+                    m += 1
+                elif cost < cand_cost[v, n_keep - 1]:
+                    pos = n_keep - 1
+                else:
+                    continue
+                while pos > 0 and cand_cost[v, pos - 1] > cost:
+                    cand_cost[v, pos] = cand_cost[v, pos - 1]
+                    cand_psi[v, pos] = cand_psi[v, pos - 1]
+                    cand_r2[v, pos] = cand_r2[v, pos - 1]
+                    pos -= 1
+                cand_cost[v, pos] = cost
+                cand_psi[v, pos] = psi
+                cand_r2[v, pos] = ridx[g]
+            if m == 0:
+                # constant curve (e.g. a zero signal): its first grid point stands for all
+                best = 0
+                for g in range(1, n_grid):
+                    if curve[g] < curve[best]:
+                        best = g
+                if np.isfinite(curve[best]):
+                    cand_cost[v, 0] = curve[best]
+                    cand_psi[v, 0] = psi_grid[best]
+                    cand_r2[v, 0] = ridx[best]
+                    m = 1
+            n_cand[v] = m
+    return cand_psi, cand_cost, cand_r2, n_cand, energy
+
+
+@njit(cache=True, parallel=True)
+def cost_at_kernel(sig, psi, te, c, decay, gram):
+    """VARPRO cost (min over the R2* grid) of every voxel at its own ψ; (V,) float64."""
+    n_vox = sig.shape[0]
+    out = np.empty(n_vox)
+    n_chunks = (n_vox + _CHUNK - 1) // _CHUNK
+    for ch in prange(n_chunks):
+        s = np.empty(sig.shape[1], dtype=np.complex128)
+        for v in range(ch * _CHUNK, min(n_vox, (ch + 1) * _CHUNK)):
+            for k in range(sig.shape[1]):
+                s[k] = sig[v, k]
+            out[v] = _varpro_cost(s, psi[v], te, c, decay, gram)[0]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Region growing of the field map (Yu 2005; quality-guided order as in phase unwrapping)
+# --------------------------------------------------------------------------------------------
+# Neighbourhood: 8 in-plane neighbours and the two through-plane ones. Weights of the field
+# prediction: 1 for in-plane faces, 1/√2 for diagonals, _Z_WEIGHT through-plane (slices are
+# thick and far apart: 6 mm with a 3 mm gap against 1.6 mm pixels).
+_Z_WEIGHT = 0.25
+_NB_DI = np.array([-1, 1, 0, 0, -1, -1, 1, 1, 0, 0], dtype=np.int64)
+_NB_DJ = np.array([0, 0, -1, 1, -1, 1, -1, 1, 0, 0], dtype=np.int64)
+_NB_DK = np.array([0, 0, 0, 0, 0, 0, 0, 0, -1, 1], dtype=np.int64)
+_NB_W = np.array([1.0, 1.0, 1.0, 1.0, 0.7071067811865476, 0.7071067811865476,
+                  0.7071067811865476, 0.7071067811865476, _Z_WEIGHT, _Z_WEIGHT])
+
+
+@njit(cache=True, inline="always")
+def _heap_less(qa, ia, qb, ib):
+    """Priority order: higher quality first; ties broken by the lower voxel index."""
+    return qa > qb or (qa == qb and ia < ib)
+
+
+@njit(cache=True)
+def _heap_push(hq, hi, size, q, i):
+    pos = size
+    hq[pos] = q
+    hi[pos] = i
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if _heap_less(hq[pos], hi[pos], hq[parent], hi[parent]):
+            hq[pos], hq[parent] = hq[parent], hq[pos]
+            hi[pos], hi[parent] = hi[parent], hi[pos]
+            pos = parent
+        else:
+            break
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(hq, hi, size):
+    top = hi[0]
+    size -= 1
+    hq[0] = hq[size]
+    hi[0] = hi[size]
+    pos = 0
+    while True:
+        left = 2 * pos + 1
+        if left >= size:
+            break
+        best = left
+        right = left + 1
+        if right < size and _heap_less(hq[right], hi[right], hq[left], hi[left]):
+            best = right
+        if _heap_less(hq[best], hi[best], hq[pos], hi[pos]):
+            hq[pos], hq[best] = hq[best], hq[pos]
+            hi[pos], hi[best] = hi[best], hi[pos]
+            pos = best
+        else:
+            break
+    return top, size
+
+
+@njit(cache=True, parallel=True)
+def neighbour_table(vox_of, coords):
+    """(V, 10) int64 voxel index of each neighbour (−1 outside the domain or the volume).
+
+    Column m is the neighbour at offset (_NB_DI[m], _NB_DJ[m], _NB_DK[m]).
+    """
+    nx, ny, nz = vox_of.shape
+    n_vox = coords.shape[0]
+    n_nb = _NB_DI.shape[0]
+    nbr = np.full((n_vox, n_nb), -1, dtype=np.int64)
+    for v in prange(n_vox):
+        for m in range(n_nb):
+            i = coords[v, 0] + _NB_DI[m]
+            j = coords[v, 1] + _NB_DJ[m]
+            k = coords[v, 2] + _NB_DK[m]
+            if 0 <= i < nx and 0 <= j < ny and 0 <= k < nz:
+                nbr[v, m] = vox_of[i, j, k]
+    return nbr
+
+
+@njit(cache=True)
+def _push_neighbours(v, nbr, eligible, state, quality, hq, hi, size):
+    for m in range(nbr.shape[1]):
+        u = nbr[v, m]
+        if u < 0 or state[u] != 0 or not eligible[u]:
+            continue
+        state[u] = 1
+        size = _heap_push(hq, hi, size, quality[u], u)
+    return size
+
+
+@njit(cache=True)
+def _predict(v, nbr, state, psi):
+    """Weighted mean ψ of the assigned neighbours of voxel v (NaN if there is none)."""
+    acc = 0.0
+    wsum = 0.0
+    for m in range(nbr.shape[1]):
+        u = nbr[v, m]
+        if u < 0 or state[u] != 2:
+            continue
+        acc += _NB_W[m] * psi[u]
+        wsum += _NB_W[m]
+    if wsum == 0.0:
+        return np.nan
+    return acc / wsum
+
+
+@njit(cache=True)
+def _nearest_candidate(v, pred, cand_psi, n_cand, period):
+    """Candidate of voxel v nearest to ``pred`` (period-shifted copy); (k, ψ, |Δψ|)."""
+    best_k = -1
+    best_psi = np.nan
+    best_d = np.inf
+    for k in range(n_cand[v]):
+        p = cand_psi[v, k]
+        if period > 0.0:
+            p += period * math.floor((pred - p) / period + 0.5)
+        d = abs(p - pred)
+        if d < best_d:
+            best_d = d
+            best_psi = p
+            best_k = k
+    return best_k, best_psi, best_d
+
+
+@njit(cache=True)
+def _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
+          state, psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi, size):
+    """Grow the field map from the voxels already in the heap into eligible voxels.
+
+    A popped voxel takes the weighted mean ψ of its assigned neighbours as prediction, then
+    the candidate minimum nearest to it if that lies within ``max_jump`` Hz and the voxel
+    may use its candidates (``use_cand``); otherwise it keeps the prediction, and its cost is
+    the VARPRO cost there. Writes ``psi``, ``cost``, ``how`` (1 candidate, 2 prediction) and
+    ``state`` (2 = assigned). Returns the number of voxels assigned.
+    """
+    count = 0
+    s = np.empty(sig.shape[1], dtype=np.complex128)
+    while size > 0:
+        v, size = _heap_pop(hq, hi, size)
+        pred = _predict(v, nbr, state, psi)
+        k, p, d = -1, np.nan, np.inf
+        if use_cand[v]:
+            k, p, d = _nearest_candidate(v, pred, cand_psi, n_cand, period)
+        if k >= 0 and d <= max_jump:
+            psi[v] = p
+            cost[v] = cand_cost[v, k]
+            how[v] = 1
+        else:
+            psi[v] = pred
+            for m in range(sig.shape[1]):
+                s[m] = sig[v, m]
+            cost[v] = _varpro_cost(s, pred, te, c, decay, gram)[0]
+            how[v] = 2
+        state[v] = 2
+        count += 1
+        size = _push_neighbours(v, nbr, eligible, state, quality, hq, hi, size)
+    return count
+
+
+@njit(cache=True, inline="always")
+def _relative(cost, quality):
+    """A voxel's residual relative to its signal energy (quality² = mean |s|² over echoes).
+
+    Summing these rather than raw residuals keeps one voxel that no model fits (an
+    artefact, a flow spike) from outvoting a whole region: each voxel's vote is bounded.
+    """
+    e = quality * quality
+    return cost / e if e > 0.0 else 0.0
+
+
+@njit(cache=True)
+def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score, use_cand,
+                           comp_ptr, comp_vox, skip, n_tries, accept_ratio, period, max_jump,
+                           sig, te, c, decay, gram, psi, cost, how):
+    """Region-grow each component from its best voxel, trying several starts (in place).
+
+    For every component (voxel lists ``comp_vox[comp_ptr[i]:comp_ptr[i+1]]``) the field
+    map is grown over the component alone from its voxel of highest ``seed_score`` (ties:
+    lowest index), starting at each
+    of that voxel's ``n_tries`` lowest-cost minima in turn. The start with the smallest
+    summed relative VARPRO cost (see ``_relative``) over the component replaces the current
+    map of the component if that sum is below ``accept_ratio`` times the current one (a component with unassigned
+    voxels has an infinite current sum, so a fresh map always takes the best start). A start
+    equal to the seed's current field is skipped: it would only regrow the current map.
+
+    ``psi``, ``cost`` and ``how`` (1 candidate, 2 prediction, 3 seed) are updated in place;
+    voxels with ``use_cand`` False take the prediction of their neighbours. Components
+    with ``skip[i]`` are left alone.
+    """
+    n_vox = cand_psi.shape[0]
+    state = np.zeros(n_vox, dtype=np.int8)
+    eligible = np.zeros(n_vox, dtype=np.bool_)
+    hq = np.empty(n_vox)
+    hi = np.empty(n_vox, dtype=np.int64)
+    n_comp = comp_ptr.shape[0] - 1
+    for ci in range(n_comp):
+        a, b = comp_ptr[ci], comp_ptr[ci + 1]
+        if b <= a or skip[ci]:
+            continue
+        seed = comp_vox[a]
+        current = 0.0
+        keep_psi = np.empty(b - a)
+        keep_cost = np.empty(b - a)
+        keep_how = np.empty(b - a, dtype=np.int8)
+        for t in range(a, b):
+            u = comp_vox[t]
+            eligible[u] = True
+            if _heap_less(seed_score[u], u, seed_score[seed], seed):
+                seed = u
+            if how[u] == 0:
+                current = np.inf
+            else:
+                current += _relative(cost[u], quality[u])
+            keep_psi[t - a] = psi[u]
+            keep_cost[t - a] = cost[u]
+            keep_how[t - a] = how[u]
+        best_total = accept_ratio * current
+        seed_psi = psi[seed]
+        seed_assigned = how[seed] != 0
+        tries = min(n_tries, n_cand[seed])
+        for tr in range(tries):
+            if seed_assigned:
+                # a start that the current map already took at the seed would grow it again
+                p = cand_psi[seed, tr]
+                if period > 0.0:
+                    p += period * math.floor((seed_psi - p) / period + 0.5)
+                if abs(p - seed_psi) < 1e-9:
+                    continue
+            for t in range(a, b):
+                state[comp_vox[t]] = 0
+            psi[seed] = cand_psi[seed, tr]
+            cost[seed] = cand_cost[seed, tr]
+            how[seed] = 3
+            state[seed] = 2
+            size = _push_neighbours(seed, nbr, eligible, state, quality, hq, hi, 0)
+            _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
+                  state, psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi,
+                  size)
+            total = 0.0
+            for t in range(a, b):
+                u = comp_vox[t]
+                total += _relative(cost[u], quality[u])
+            if total < best_total:
+                best_total = total
+                for t in range(a, b):
+                    u = comp_vox[t]
+                    keep_psi[t - a] = psi[u]
+                    keep_cost[t - a] = cost[u]
+                    keep_how[t - a] = how[u]
+        for t in range(a, b):
+            u = comp_vox[t]
+            psi[u] = keep_psi[t - a]
+            cost[u] = keep_cost[t - a]
+            how[u] = keep_how[t - a]
+            eligible[u] = False
+            state[u] = 0
+
+
+@njit(cache=True)
+def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how,
+                period, max_jump, sig, te, c, decay, gram):
+    """Extend an assigned field map into the rest of ``domain`` (in place).
+
+    Growth starts from every assigned voxel at once, high-quality voxels first; each new
+    voxel takes its candidate nearest to the neighbours' prediction (within ``max_jump``),
+    else the prediction. Voxels not connected to any assigned voxel are seeded island by
+    island at their highest-quality voxel with its lowest-cost candidate. Marks ``how``
+    4 = filled from a candidate, 5 = filled by prediction, 6 = island seed.
+    """
+    n_vox = cand_psi.shape[0]
+    state = np.zeros(n_vox, dtype=np.int8)
+    eligible = np.zeros(n_vox, dtype=np.bool_)
+    use_cand = np.ones(n_vox, dtype=np.bool_)
+    hq = np.empty(n_vox)
+    hi = np.empty(n_vox, dtype=np.int64)
+    fresh = np.zeros(n_vox, dtype=np.bool_)
+    for v in range(n_vox):
+        if how[v] != 0:
+            state[v] = 2
+        elif domain[v]:
+            eligible[v] = True
+            fresh[v] = True
+    size = 0
+    for v in range(n_vox):
+        if state[v] == 2:
+            size = _push_neighbours(v, nbr, eligible, state, quality, hq, hi, size)
+    _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
+          psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi, size)
+    # islands: highest quality first
+    order = np.argsort(-quality, kind="mergesort")
+    for t in range(n_vox):
+        v = order[t]
+        if not eligible[v] or state[v] != 0 or n_cand[v] == 0:
+            continue
+        psi[v] = cand_psi[v, 0]
+        cost[v] = cand_cost[v, 0]
+        how[v] = 6
+        state[v] = 2
+        size = _push_neighbours(v, nbr, eligible, state, quality, hq, hi, 0)
+        _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
+              psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi, size)
+    for v in range(n_vox):
+        if fresh[v] and state[v] == 2:
+            if how[v] == 1:
+                how[v] = 4
+            elif how[v] == 2:
+                how[v] = 5
+    return psi, cost, how
+
+
+# --------------------------------------------------------------------------------------------
+# Per-voxel nonlinear refinement: Levenberg–Marquardt on (W, F complex; R2*; ψ)
+# --------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _model_and_cost(s, te, c, w, f, r2, psi, d, m, dte):
+    """Fill d_n = exp((i2πψ − R2*) t_n) and m_n = (W + F c_n) d_n; return Σ|s − m|².
+
+    With uniform echo spacing ``dte`` > 0 (s), d_n follows from d_0 by the recurrence
+    d_{n+1} = d_n · exp((i2πψ − R2*) ΔTE): two complex exponentials instead of one per echo.
+    """
+    cost = 0.0
+    n = s.shape[0]
+    step = 0.0 + 0.0j
+    if dte > 0.0:
+        ph = _TWO_PI * psi * dte
+        step = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * dte)
+    for k in range(n):
+        if k == 0 or dte <= 0.0:
+            ph = _TWO_PI * psi * te[k]
+            dk = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * te[k])
+        else:
+            dk = d[k - 1] * step
+        mk = (w + f * c[k]) * dk
+        d[k] = dk
+        m[k] = mk
+        res = s[k] - mk
+        cost += res.real * res.real + res.imag * res.imag
+    return cost
+
+
+@njit(cache=True)
+def _uniform_spacing(te):
+    """ΔTE (s) if the echo times are uniformly spaced (to 1e-9 relative), else 0."""
+    n = te.shape[0]
+    dt = (te[n - 1] - te[0]) / (n - 1)
+    for k in range(1, n):
+        if abs((te[k] - te[k - 1]) - dt) > 1e-9 * dt:
+            return 0.0
+    return dt
+
+
+@njit(cache=True)
+def _solve6(a, b, x):
+    """Solve the symmetric positive definite 6×6 system a x = b by Cholesky (a overwritten).
+
+    Returns False if the matrix is not positive definite.
+    """
+    n = 6
+    for j in range(n):
+        sd = a[j, j]
+        for k in range(j):
+            sd -= a[j, k] * a[j, k]
+        if not (sd > 0.0):
+            return False
+        ljj = math.sqrt(sd)
+        a[j, j] = ljj
+        for i in range(j + 1, n):
+            t = a[i, j]
+            for k in range(j):
+                t -= a[i, k] * a[j, k]
+            a[i, j] = t / ljj
+    for i in range(n):
+        t = b[i]
+        for k in range(i):
+            t -= a[i, k] * x[k]
+        x[i] = t / a[i, i]
+    for i in range(n - 1, -1, -1):
+        t = x[i]
+        for k in range(i + 1, n):
+            t -= a[k, i] * x[k]
+        x[i] = t / a[i, i]
+    return True
+
+
+@njit(cache=True, parallel=True)
+def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_max, max_iter,
+                  tol):
+    """Levenberg–Marquardt fit of the full complex model in every voxel.
+
+    Starts at ψ0 (from the field-map step), the R2* of a parabola through the
+    variable-projection costs of the grid around its best value at ψ0, and the
+    variable-projection W, F there; bounds: |ψ − ψ0| ≤ ``max_jump`` (stays in the basin the
+    spatial step chose), ``r2_min`` ≤ R2* ≤ ``r2_max`` (projection onto the box).
+    Marquardt's scaling λ·diag(JᵀJ) (Marquardt 1963, SIAM J Appl Math 11:431).
+
+    Returns
+    -------
+    (V, 7) float64: Re W, Im W, Re F, Im F, R2* (1/s), ψ (Hz), RMS residual over echoes.
+    NaN rows where ψ0 or the signal is not finite.
+    """
+    n_vox, n_echo = sig.shape
+    out = np.full((n_vox, 7), np.nan)
+    n_chunks = (n_vox + _CHUNK - 1) // _CHUNK
+    dte = _uniform_spacing(te)
+    for ch in prange(n_chunks):
+        s = np.empty(n_echo, dtype=np.complex128)
+        d = np.empty(n_echo, dtype=np.complex128)
+        m = np.empty(n_echo, dtype=np.complex128)
+        a_dm = np.empty(n_echo, dtype=np.complex128)
+        rcost = np.empty(decay.shape[0])
+        h = np.empty((6, 6))
+        a = np.empty((6, 6))
+        g = np.empty(6)
+        step = np.empty(6)
+        for v in range(ch * _CHUNK, min(n_vox, (ch + 1) * _CHUNK)):
+            finite = np.isfinite(psi0[v])
+            for k in range(n_echo):
+                s[k] = sig[v, k]
+                if not (np.isfinite(s[k].real) and np.isfinite(s[k].imag)):
+                    finite = False
+            if not finite:
+                continue
+            # variable-projection start at ψ0: R2* from a parabola through the grid costs
+            # around the best grid value, W, F = (A^H A)^-1 A^H s there
+            lo = psi0[v] - max_jump
+            hi = psi0[v] + max_jump
+            psi = psi0[v]
+            for k in range(n_echo):
+                ph = -_TWO_PI * psi * te[k]
+                d[k] = complex(math.cos(ph), math.sin(ph))          # conj of e^{i2πψt}
+                a_dm[k] = d[k] * s[k]
+            energy = 0.0
+            for k in range(n_echo):
+                energy += s[k].real * s[k].real + s[k].imag * s[k].imag
+            n_r2 = decay.shape[0]
+            for r in range(n_r2):
+                u1 = 0.0 + 0.0j
+                u2 = 0.0 + 0.0j
+                for k in range(n_echo):
+                    z = decay[r, k] * a_dm[k]
+                    u1 += z
+                    u2 += c[k].conjugate() * z
+                rcost[r] = energy - _projected_energy(
+                    u1, u2, gram[r, 0], complex(gram[r, 1], gram[r, 2]), gram[r, 3], gram[r, 4])
+            rbest = 0
+            for r in range(1, n_r2):
+                if rcost[r] < rcost[rbest]:
+                    rbest = r
+            r2 = r2_grid[rbest]
+            if 0 < rbest < n_r2 - 1:
+                x0, x1, x2 = r2_grid[rbest - 1], r2_grid[rbest], r2_grid[rbest + 1]
+                y0, y1, y2 = rcost[rbest - 1], rcost[rbest], rcost[rbest + 1]
+                den = (x0 - x1) * (x0 - x2) * (x1 - x2)
+                qa = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den
+                qb = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / den
+                if qa > 0.0:
+                    r2 = min(max(-qb / (2.0 * qa), x0), x2)
+            r2 = min(max(r2, r2_min), r2_max)
+            g11 = 0.0
+            g12 = 0.0 + 0.0j
+            g22 = 0.0
+            u1 = 0.0 + 0.0j
+            u2 = 0.0 + 0.0j
+            for k in range(n_echo):
+                e = math.exp(-r2 * te[k])
+                e2 = e * e
+                g11 += e2
+                g12 += e2 * c[k]
+                g22 += e2 * (c[k].real * c[k].real + c[k].imag * c[k].imag)
+                z = e * a_dm[k]
+                u1 += z
+                u2 += c[k].conjugate() * z
+            det = g11 * g22 - (g12.real * g12.real + g12.imag * g12.imag)
+            w = (g22 * u1 - g12 * u2) / det
+            f = (g11 * u2 - g12.conjugate() * u1) / det
+            cost = _model_and_cost(s, te, c, w, f, r2, psi, d, m, dte)
+            lam = 1e-3
+            rel = 0.0
+            for it in range(max_iter):
+                # normal equations H = Re(J^H J), g = Re(J^H r) of the columns
+                # ∂m/∂(Re W, Im W, Re F, Im F, R2*, ψ) = (d, i d, e, i e, −t m, i2πt m),
+                # e = c d, assembled from nine sums over echoes
+                s_dd = 0.0
+                s_ee = 0.0
+                s_mm = 0.0
+                s_de = 0.0 + 0.0j
+                s_dm = 0.0 + 0.0j
+                s_em = 0.0 + 0.0j
+                s_dr = 0.0 + 0.0j
+                s_er = 0.0 + 0.0j
+                s_mr = 0.0 + 0.0j
+                for k in range(n_echo):
+                    dk = d[k]
+                    ek = c[k] * dk
+                    tm = te[k] * m[k]
+                    res = s[k] - m[k]
+                    dc = dk.conjugate()
+                    ec = ek.conjugate()
+                    s_dd += dk.real * dk.real + dk.imag * dk.imag
+                    s_ee += ek.real * ek.real + ek.imag * ek.imag
+                    s_mm += tm.real * tm.real + tm.imag * tm.imag
+                    s_de += dc * ek
+                    s_dm += dc * tm
+                    s_em += ec * tm
+                    s_dr += dc * res
+                    s_er += ec * res
+                    s_mr += tm.conjugate() * res
+                w2 = _TWO_PI
+                h[:, :] = 0.0
+                h[0, 0] = s_dd
+                h[1, 1] = s_dd
+                h[2, 2] = s_ee
+                h[3, 3] = s_ee
+                h[4, 4] = s_mm
+                h[5, 5] = w2 * w2 * s_mm
+                h[0, 2] = s_de.real
+                h[0, 3] = -s_de.imag
+                h[1, 2] = s_de.imag
+                h[1, 3] = s_de.real
+                h[0, 4] = -s_dm.real
+                h[0, 5] = -w2 * s_dm.imag
+                h[1, 4] = -s_dm.imag
+                h[1, 5] = w2 * s_dm.real
+                h[2, 4] = -s_em.real
+                h[2, 5] = -w2 * s_em.imag
+                h[3, 4] = -s_em.imag
+                h[3, 5] = w2 * s_em.real
+                for p in range(6):
+                    for q in range(p + 1, 6):
+                        h[q, p] = h[p, q]
+                g[0] = s_dr.real
+                g[1] = s_dr.imag
+                g[2] = s_er.real
+                g[3] = s_er.imag
+                g[4] = -s_mr.real
+                g[5] = w2 * s_mr.imag
+                improved = False
+                while lam < 1e12:
+                    for p in range(6):
+                        for q in range(6):
+                            a[p, q] = h[p, q]
+                        a[p, p] = h[p, p] * (1.0 + lam) + 1e-30
+                    if not _solve6(a, g, step):
+                        lam *= 10.0
+                        continue
+                    w_new = w + complex(step[0], step[1])
+                    f_new = f + complex(step[2], step[3])
+                    r2_new = min(max(r2 + step[4], r2_min), r2_max)
+                    psi_new = min(max(psi + step[5], lo), hi)
+                    cost_new = _model_and_cost(s, te, c, w_new, f_new, r2_new, psi_new, d, m,
+                                               dte)
+                    if cost_new < cost:
+                        rel = (cost - cost_new) / cost
+                        w, f, r2, psi, cost = w_new, f_new, r2_new, psi_new, cost_new
+                        lam = max(lam * 0.1, 1e-12)
+                        improved = True
+                        break
+                    lam *= 10.0
+                if not improved:
+                    # restore d, m at the accepted point before leaving
+                    _model_and_cost(s, te, c, w, f, r2, psi, d, m, dte)
+                    break
+                if rel < tol:
+                    break
+            out[v, 0] = w.real
+            out[v, 1] = w.imag
+            out[v, 2] = f.real
+            out[v, 3] = f.imag
+            out[v, 4] = r2
+            out[v, 5] = psi
+            out[v, 6] = math.sqrt(cost / n_echo)
+    return out

@@ -1,0 +1,267 @@
+"""Tests of qmri_kernels.pipeline on a tiny synthetic cohort (2 subjects, 48 × 48 pixels).
+
+The stages must write their BIDS derivatives, read them back instead of recomputing,
+recompute on ``force``, leave nothing behind when they fail, and the maps must agree with
+the phantom's ground truth within what a 8.75 mm pixel allows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from qmri_kernels import derivatives as D
+from qmri_kernels import pipeline
+from qmri_kernels.manifest import load_manifest
+from qmri_kernels.masks import ROI_COLUMNS
+from qmri_kernels.phantom.cohort import generate_cohort
+from qmri_kernels.phantom.labels import label_index
+from qmri_kernels.phantom.truth import load_truth
+from qmri_kernels.segment import DEFAULT_WEIGHTS
+
+needs_weights = pytest.mark.skipif(not Path(DEFAULT_WEIGHTS).is_file(),
+                                   reason="the segmentation network's weights are not shipped "
+                                          "in this checkout")
+
+
+def _manifest(root: Path, derivatives: str = "derivatives/qmri") -> Path:
+    doc = {"version": 1, "synthetic": True, "root": str(root),
+           "clinical_table": "sourcedata/clinical.csv",
+           "scores": "sourcedata/scores_pathology.csv",
+           "score_store": "derivatives/scores.sqlite", "derivatives": derivatives,
+           "truth": "truth",
+           "subjects": [{"id": "01", "dicom_root": "sourcedata/sub-01/dicom",
+                         "biopsy_muscle": "RF", "biopsy_side": "left"},
+                        {"id": "13", "dicom_root": "sourcedata/sub-13/dicom",
+                         "biopsy_muscle": "VL", "biopsy_side": "right"}]}
+    path = root / f"manifest_{derivatives.replace('/', '_')}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cohort")
+    generate_cohort(root, matrix=(48, 48), patients=[1, 13])
+    return root
+
+
+@pytest.fixture(scope="module")
+def manifest(cohort):
+    return load_manifest(_manifest(cohort))
+
+
+def _mtimes(result) -> dict[str, int]:
+    return {n: p.stat().st_mtime_ns for n, p in result.paths.items()}
+
+
+# ------------------------------------------------------------------------- body mask
+
+def test_otsu_splits_two_populations():
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(1, 0.2, 500), rng.normal(6, 0.5, 300)])
+    t = pipeline.otsu_threshold(values)
+    assert values[:500].max() <= t < values[500:].min()
+    with pytest.raises(ValueError, match="two distinct"):
+        pipeline.otsu_threshold(np.ones(10))
+
+
+def test_body_mask_matches_the_phantom(manifest):
+    from qmri_kernels.dicom import load_series
+
+    pipeline.ensure_ingested(manifest, "13")
+    for role in ("megre", "mese"):
+        series = load_series(manifest.derivatives, "13", role)
+        truth = load_truth(manifest, "13", role)["labels"]
+        mask = pipeline.body_mask(series.data)
+        body = truth > 0
+        dice = 2 * np.sum(mask & body) / (mask.sum() + body.sum())
+        assert dice > 0.98, role
+        assert mask[truth > 10].all(), role            # no muscle voxel left out
+    with pytest.raises(ValueError, match="shape"):
+        pipeline.body_mask(np.ones((4, 4)))
+    with pytest.raises(ValueError, match="no positive"):
+        pipeline.body_mask(np.zeros((4, 4, 2)))
+
+
+# ---------------------------------------------------------------- fat-water stage
+
+def test_fat_water_maps_written_cached_forced(manifest):
+    first = pipeline.fat_water_maps(manifest, "01")
+    assert set(first.maps) == set(pipeline.FAT_WATER_MAPS)
+    for name, path in first.paths.items():
+        assert path == D.map_path(manifest.derivatives, "01", name) and path.is_file()
+        assert D.map_exists(manifest.derivatives, "01", name)
+    side = first.sidecars["fieldmap"]
+    assert side["Units"] == "Hz" and first.paths["fieldmap"].parent.name == "fmap"
+    assert all(s.startswith("bids::sub-01/anat/sub-01_echo-") for s in side["Sources"])
+    assert len(side["Sources"]) == 12 and side["MagneticFieldStrength"] == 3.0
+    assert (manifest.derivatives / "dataset_description.json").is_file()
+
+    before = _mtimes(first)
+    again = pipeline.fat_water_maps(manifest, "01")
+    assert not again.computed and _mtimes(again) == before
+    for name in first.maps:
+        np.testing.assert_array_equal(again[name], first[name])
+        np.testing.assert_array_equal(again.affine(name), first.affine(name))
+
+    forced = pipeline.fat_water_maps(manifest, "01", force=True)
+    assert forced.computed
+    assert all(forced.paths[n].stat().st_mtime_ns >= before[n] for n in before)
+    np.testing.assert_array_equal(forced["pdff"], first["pdff"])   # deterministic fit
+
+
+def test_fitted_pdff_matches_truth_in_the_muscles(manifest):
+    for sid in ("01", "13"):
+        fw = pipeline.fat_water_maps(manifest, sid)
+        truth = load_truth(manifest, sid, "megre")
+        np.testing.assert_allclose(fw.affine("pdff"), truth["affine"], atol=1e-3)
+        muscle = truth["labels"] > 10
+        err = fw["pdff"][muscle] - truth["pdff"][muscle]
+        assert np.isfinite(err).all()
+        assert np.median(np.abs(err)) < 0.02                    # 2 pp, voxel-wise
+        for side in ("left", "right"):
+            idx = label_index("RF", side)
+            roi = truth["labels"] == idx
+            assert abs(fw["pdff"][roi].mean() - truth["pdff"][roi].mean()) < 0.01
+
+
+def test_failed_stage_leaves_no_partial_file(cohort, monkeypatch):
+    m = load_manifest(_manifest(cohort, "derivatives/failing"))
+    pipeline.ensure_ingested(m, "13")
+    calls = []
+    real = D._nifti_bytes
+
+    def fail_on_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(D, "_nifti_bytes", fail_on_third)
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.fat_water_maps(m, "13")
+    for name in pipeline.FAT_WATER_MAPS:
+        assert not D.map_path(m.derivatives, "13", name).exists()
+        assert not D.map_path(m.derivatives, "13", name).with_suffix("").with_suffix(
+            ".json").exists()
+    assert not list(Path(m.derivatives).rglob("*.tmp"))
+    monkeypatch.setattr(D, "_nifti_bytes", real)
+    assert pipeline.fat_water_maps(m, "13").computed          # and it recovers
+
+
+def test_unknown_subject_is_named(manifest):
+    with pytest.raises(KeyError, match="no subject '99'"):
+        pipeline.fat_water_maps(manifest, "99")
+
+
+def test_missing_header_fields_are_named(cohort):
+    m = load_manifest(_manifest(cohort, "derivatives/headless"))
+    ingested = pipeline.ensure_ingested(m, "13")
+    assert ingested.computed and not pipeline.ensure_ingested(m, "13").computed
+    for path in ingested.paths.values():
+        if path.name.endswith("MEGRE.json"):
+            side = json.loads(path.read_text())
+            del side["MagneticFieldStrength"]
+            path.write_text(json.dumps(side))
+    with pytest.raises(ValueError, match="MagneticFieldStrength"):
+        pipeline.fat_water_maps(m, "13")
+    assert not D.map_exists(m.derivatives, "13", "pdff")
+
+
+def test_reader_labels_are_carried_onto_the_map_grids(manifest):
+    with pytest.raises(FileNotFoundError, match="sub-13_desc-R1_dseg.nii.gz"):
+        pipeline.transferred_labels(manifest, "13", reader="R1")
+    t2w = load_truth(manifest, "13", "t2w")
+    D.write_map(manifest.derivatives, "13", "labels_R1", t2w["labels"], t2w["affine"])
+    moved = pipeline.transferred_labels(manifest, "13", reader="R1")
+    assert set(moved.maps) == {"labels_R1_megre", "labels_R1_mese"}
+    for role in ("megre", "mese"):
+        truth = load_truth(manifest, "13", role)["labels"]
+        lab = moved[f"labels_R1_{role}"]
+        covered = list(moved.sidecars[f"labels_R1_{role}"]["CoveredSlices"])
+        assert len(covered) >= truth.shape[2] - 2
+        a, b = lab[..., covered] > 10, truth[..., covered] > 10
+        assert 2 * np.sum(a & b) / (a.sum() + b.sum()) > 0.95, role
+
+
+# ----------------------------------------------- segmentation, transfer, T2, ROI table
+
+@needs_weights
+def test_labels_t2_and_roi_table(manifest):
+    seg = pipeline.segmentation(manifest, "13")
+    labels = seg["labels_auto"]
+    assert labels.dtype == np.int16 and (labels > 10).any()
+    assert seg.sidecars["labels_auto"]["Segmentation"]["WeightsSHA256"]
+
+    moved = pipeline.transferred_labels(manifest, "13")
+    for role in ("megre", "mese"):
+        name = f"labels_auto_{role}"
+        truth = load_truth(manifest, "13", role)
+        np.testing.assert_allclose(moved.affine(name), truth["affine"], atol=1e-3)
+        side = moved.sidecars[name]
+        assert side["SpatialReference"].startswith(f"bids::sub-13/anat/sub-13_echo-1")
+        assert set(side["CoveredSlices"]) | set(side["ExcludedSlices"]) == \
+            set(range(truth["labels"].shape[2]))
+    # other settings recompute, the same settings do not
+    eroded = pipeline.transferred_labels(manifest, "13", erode_mm=10.0)
+    assert eroded.computed and (eroded["labels_auto_mese"] > 0).sum() < \
+        (moved["labels_auto_mese"] > 0).sum()
+    assert pipeline.transferred_labels(manifest, "13").computed
+    assert not pipeline.transferred_labels(manifest, "13").computed
+
+    t2 = pipeline.t2_maps(manifest, "13")
+    assert set(t2.maps) == set(pipeline.T2_MAPS)
+    assert t2.sidecars["water_t2"]["Units"] == "s"
+    assert t2.paths["b1"].name == "sub-13_TB1map.nii.gz"
+    sources = t2.sidecars["water_t2"]["Sources"]
+    assert "bids::sub-13/anat/sub-13_desc-dixon_PDFFmap.nii.gz" in sources
+    truth = load_truth(manifest, "13", "mese")
+    muscle = truth["labels"] > 10
+    err_ms = 1e3 * (t2["water_t2"][muscle] - truth["water_t2"][muscle])
+    assert np.nanmedian(np.abs(err_ms)) < 3.0
+    assert abs(np.nanmedian(err_ms)) < 1.5
+    mono_bias = np.nanmedian(1e3 * (t2["t2"][muscle] - truth["water_t2"][muscle]))
+    assert mono_bias > 5.0                     # stimulated echoes + fat lengthen it
+
+    table = pipeline.roi_table(manifest)
+    path = pipeline.roi_table_path(manifest)
+    assert list(table.columns) == list(ROI_COLUMNS)
+    assert set(table["subject"]) == {"01", "13"} and set(table["reader"]) == {"auto"}
+    assert set(table["map"]) == {"ff_percent", "r2star_per_s", "b0_hz", "water_t2_ms",
+                                 "t2_ms", "epg_ff_percent", "b1_ratio"}
+    biopsy = table.query("subject == '13' and biopsied")
+    assert set(biopsy["muscle"]) == {"VL"} and set(biopsy["side"]) == {"right"}
+    stamp = path.stat().st_mtime_ns
+    assert pipeline.roi_table(manifest).equals(table)
+    assert path.stat().st_mtime_ns == stamp                    # reused, not rewritten
+    pipeline.t2_maps(manifest, "13", force=True)               # newer input map
+    pipeline.roi_table(manifest)
+    assert path.stat().st_mtime_ns > stamp
+    eroded = pipeline.roi_table(manifest, erode_mm=10.0)        # other settings: recomputed
+    assert eroded["n_voxels"].sum() < table["n_voxels"].sum()
+    settings = json.loads(path.with_suffix(".json").read_text())["Settings"]
+    assert settings == {"Subjects": ["01", "13"], "Readers": ["auto"],
+                        "LabelTransfer": {"method": "shape", "erode_mm": 10.0}}
+
+
+# --------------------------------------------------------------------- command line
+
+def test_command_line(cohort, manifest, capsys):
+    path = str(_manifest(cohort))
+    assert pipeline.main(["--manifest", path, "--subjects", "01",
+                          "--stages", "ingest", "fatwater"]) == 0
+    out = capsys.readouterr().out
+    assert "sub-01   fatwater" in out and "cached" in out and "total" in out
+    assert pipeline.main(["--manifest", path, "--subjects", "99"]) == 2
+    assert "no subject '99'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        pipeline.main(["--manifest", path, "--stages", "dixon"])
+    with pytest.raises(ValueError, match="unknown stages"):
+        pipeline.run_subject(manifest, "01", ["fatwater", "dixon"])
+    description = json.loads((manifest.derivatives / "dataset_description.json").read_text())
+    assert description["DatasetType"] == "derivative"
