@@ -115,6 +115,18 @@ def test_fat_water_maps_written_cached_forced(manifest):
     np.testing.assert_array_equal(forced["pdff"], first["pdff"])   # deterministic fit
 
 
+def test_maps_made_by_other_code_are_made_again(manifest, monkeypatch):
+    from qmri_kernels.pipeline import stages
+
+    first = pipeline.fat_water_maps(manifest, "01")
+    assert first.sidecars["pdff"]["StageSettings"]["CodeDigest"] == stages.code_digest()
+    assert not pipeline.fat_water_maps(manifest, "01").computed
+    monkeypatch.setattr(stages, "code_digest", lambda: "0123456789abcdef")
+    again = pipeline.fat_water_maps(manifest, "01")
+    assert again.computed
+    assert again.sidecars["pdff"]["StageSettings"]["CodeDigest"] == "0123456789abcdef"
+
+
 def test_fitted_pdff_matches_truth_in_the_muscles(manifest):
     for sid in ("01", "13"):
         fw = pipeline.fat_water_maps(manifest, sid)

@@ -18,7 +18,7 @@ from .deidentify import ALLOWED_KEYWORDS, deidentify
 from .discover import discover
 from .errors import DicomError, DicomWarning
 from .group import Series, group_series
-from ._ingest import PlannedSeries, ingest, plan
+from ._ingest import PlannedSeries, ingest, load_subject_series, plan
 from .headers import ImageHeader, read_header, read_headers
 from .privacy import find_strings
 from .sort import SortedSeries, sort_series
@@ -26,7 +26,7 @@ from .summary import header_listing, series_table, survey
 from .volume import Volume, affine_ras, assemble
 
 __all__ = [
-    "ingest", "DicomError", "DicomWarning", "load_series", "LoadedSeries", "bids_path",
+    "ingest", "load_subject_series", "DicomError", "DicomWarning", "load_series", "LoadedSeries", "bids_path",
     "bids_name", "subject_label", "plan", "PlannedSeries", "discover", "read_header",
     "read_headers", "ImageHeader", "group_series", "Series", "classify", "Classification",
     "image_part", "sort_series", "SortedSeries", "assemble", "Volume", "affine_ras",

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bids import ROLE_SUFFIX, bids_name, parse_name, subject_label, write_json, write_nifti
+from .bids import (ROLE_SUFFIX, bids_name, load_series, parse_name, subject_label, write_json,
+                   write_nifti)
 from .check import check_series, check_subject
 from .classify import Classification, classify
 from .deidentify import deidentify
@@ -243,3 +244,35 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: s
         shutil.rmtree(stage, ignore_errors=True)
     log.info("sub-%s: %d files written to %s", label, len(paths), out_dir)
     return paths
+
+
+def load_subject_series(manifest, subject: str, role: str, part: str = "mag"):
+    """A manifest subject's ingested series, ingesting its DICOM first if needed.
+
+    Parameters
+    ----------
+    manifest : qmri_kernels.manifest.Manifest
+        Gives the subject's DICOM root and the derivative root.
+    subject : str
+        ``"13"`` or ``"sub-13"``.
+    role : {"megre", "mese", "t2w"}
+    part : str
+        As for :func:`~qmri_kernels.dicom.load_series` (``"complex"`` for ``megre``).
+
+    Returns
+    -------
+    LoadedSeries
+
+    Raises
+    ------
+    KeyError
+        If the subject is not in the manifest.
+    DicomError
+        If its DICOM cannot be ingested or holds no such series.
+    """
+    entry = manifest.subject(subject)
+    try:
+        return load_series(manifest.derivatives, entry.bids_id, role, part)
+    except DicomError:
+        ingest(entry.dicom_root, manifest.derivatives, entry.id)
+        return load_series(manifest.derivatives, entry.bids_id, role, part)

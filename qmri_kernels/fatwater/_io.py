@@ -52,14 +52,9 @@ def load_megre(manifest, subject: str) -> MegreData:
     qmri_kernels.dicom.DicomError
         If its DICOM cannot be ingested or holds no MEGRE.
     """
-    from ..dicom import DicomError, ingest, load_series
+    from ..dicom import load_subject_series
 
-    entry = manifest.subject(subject)
-    try:
-        series = load_series(manifest.derivatives, entry.bids_id, "megre", part="complex")
-    except DicomError:
-        ingest(entry.dicom_root, manifest.derivatives, entry.id)
-        series = load_series(manifest.derivatives, entry.bids_id, "megre", part="complex")
+    series = load_subject_series(manifest, subject, "megre", part="complex")
     b0 = float(series.sidecars[0].get("MagneticFieldStrength", np.nan))
     return MegreData(signal=np.ascontiguousarray(series.data, dtype=np.complex64),
                      echo_times=np.asarray(series.echo_times, dtype=float),

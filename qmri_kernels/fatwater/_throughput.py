@@ -12,11 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import _kernels as K
 from ._checks import check_complex_signal, check_mask
-from ._fieldmap import (find_candidates, region_growing_fieldmap, volume_coordinates,
-                        voxelwise_fieldmap)
-from ._fit import LM_TOLERANCE, FatWaterModel
+from ._fit import FatWaterModel
 
 __all__ = ["Throughput", "measure_throughput"]
 
@@ -102,26 +99,15 @@ def measure_throughput(model: FatWaterModel, signal, mask=None, *, n_reference: 
     # stages, on the same voxels
     plan = model._plan
     sig = np.ascontiguousarray(arr[m], dtype=np.complex64)
-    t0 = time.perf_counter()
-    cands = find_candidates(sig, plan)
-    t1 = time.perf_counter()
-    if model.fieldmap_method == "region-growing" and m.ndim >= 2:
-        coords, shape3 = volume_coordinates(m)
-        init = region_growing_fieldmap(sig, coords, shape3, plan, cands,
-                                       reliability=model.reliability,
-                                       max_jump=model.max_jump_hz)
-    else:
-        init = voxelwise_fieldmap(cands)
-    t2 = time.perf_counter()
-    K.refine_kernel(sig, init.psi, plan.te, plan.c, plan.decay, plan.gram, plan.r2_grid,
-                    model.max_jump_hz, *model.r2star_bounds, model.max_iter, LM_TOLERANCE)
-    t3 = time.perf_counter()
+    stages: dict[str, float] = {}
+    model._fit_voxels(sig, m, timings=stages)
     pick = np.random.default_rng(rng).choice(n_vox, size=min(n_reference, n_vox),
                                              replace=False)
     t4 = time.perf_counter()
     for v in pick:
         fit_voxel_reference(sig[v], plan, model.max_jump_hz, model.r2star_bounds)
     t5 = time.perf_counter()
-    return Throughput(n_voxels=n_vox, fit_seconds=best, candidates_seconds=t1 - t0,
-                      fieldmap_seconds=t2 - t1, refine_seconds=t3 - t2,
+    return Throughput(n_voxels=n_vox, fit_seconds=best,
+                      candidates_seconds=stages["candidates"],
+                      fieldmap_seconds=stages["fieldmap"], refine_seconds=stages["refine"],
                       reference_voxels=int(pick.size), reference_seconds=t5 - t4)

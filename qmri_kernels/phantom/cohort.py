@@ -30,6 +30,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from ..provenance import GENERATOR_SOURCES, code_digest
 from ..stats import weighted_kappa
 from .dicom_writer import Identity, write_study
 from .labels import MUSCLES, SIDES, label_index, write_dseg_tsv
@@ -293,6 +294,12 @@ def _generate_subject(patient: int, root: Path, targets: pd.Series, identity: Id
     return summary
 
 
+def _completion_marker(matrix, patients) -> str:
+    """Content of ``.complete``: what made the cohort (see :func:`generate_cohort`)."""
+    return (f"complete\ngenerator {code_digest(GENERATOR_SOURCES)}\n"
+            f"matrix {list(matrix)}\npatients {sorted(patients)}\n")
+
+
 def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
                     patients: list[int] | None = None, force: bool = False) -> Path:
     """Write the synthetic cohort under ``out`` (atomically: a temporary folder, then a rename).
@@ -301,7 +308,11 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
     ``sourcedata/scores_pathology.csv``, ``truth/sub-XX/*_truth.nii.gz`` and
     ``truth/dseg.tsv``, ``truth/cohort_truth.csv`` (biopsied/contralateral muscle means of
     the truth maps on each series' grid), ``truth/targets.csv``, ``truth/score_tuning.csv``.
-    An existing complete cohort is kept unless ``force``.
+    An existing complete cohort is kept unless ``force`` or unless it was made by other
+    generator code or settings: the ``.complete`` marker records the digest of the
+    generator's sources (:data:`qmri_kernels.provenance.GENERATOR_SOURCES`), the matrix and
+    the patients, and a cohort whose marker differs is made again (derivatives under
+    ``out`` included: they were computed from the old images).
 
     Returns
     -------
@@ -309,9 +320,14 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
         ``out``.
     """
     out = Path(out)
-    if (out / ".complete").exists() and not force:
-        return out
     patients = list(CLINICAL["patient"]) if patients is None else list(patients)
+    marker = _completion_marker(matrix, patients)
+    done = out / ".complete"
+    if done.exists() and not force:
+        if done.read_text() == marker:
+            return out
+        print(f"{out}: made by other generator code or settings; generating it again",
+              flush=True)
     unknown = sorted(set(patients) - set(CLINICAL["patient"]))
     if unknown:
         raise ValueError(f"patients {unknown} are not in the cohort (1–13)")
@@ -343,7 +359,7 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
          "seeds": {f"sub-{p:02d}": COHORT_SEEDS[p] for p in patients},
          "protocol": {k: {kk: vv for kk, vv in asdict(v).items() if kk != "extra"}
                       for k, v in PROTOCOL.items()}}, indent=1, sort_keys=True))
-    (tmp / ".complete").write_text("complete\n")
+    (tmp / ".complete").write_text(marker)
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)

@@ -7,10 +7,11 @@ it needs first, which are themselves cached — and writes them all-or-nothing
 (:func:`qmri_kernels.derivatives.write_maps`). Either way it returns a :class:`StageResult`
 whose maps are exactly what is on disk.
 
-A stage recomputes only when its outputs are missing, ``force`` is set, or (for label
-transfer) its settings changed; it does not watch its inputs. After forcing an upstream
-stage, force the downstream ones too — the command line's ``--force`` forces every stage
-it runs, in order.
+A stage recomputes when its outputs are missing, ``force`` is set, its settings changed
+(label transfer) or the library's code changed since they were written (the sidecar's
+``StageSettings`` record :func:`qmri_kernels.provenance.code_digest`); it does not watch
+its input files. After forcing an upstream stage, force the downstream ones too — the
+command line's ``--force`` forces every stage it runs, in order.
 
 The stages hold no algorithm: fat-water separation is
 :class:`qmri_kernels.fatwater.FatWaterModel`, water T2 is
@@ -43,6 +44,7 @@ from ..dicom import DicomError, bids_path, ingest, load_series
 from ..dicom.bids import parse_name
 from ..phantom.grid import Grid
 from ..phantom.labels import muscle_labels
+from ..provenance import code_digest
 from .body import body_mask
 
 __all__ = ["StageResult", "ensure_ingested", "fat_water_maps", "segmentation",
@@ -112,9 +114,11 @@ def _cached(stage: str, manifest, subject: str, names: Iterable[str], force: boo
     entry = manifest.subject(subject)
     root = manifest.derivatives
     names = tuple(names)
-    wanted = None if settings is None else json.loads(json.dumps(settings))
+    # what made the maps: the settings and the library's code (a changed kernel or network
+    # makes every cached map stale)
+    wanted = json.loads(json.dumps({**(settings or {}), "CodeDigest": code_digest()}))
     computed = force or not all(D.map_exists(root, entry.id, n) for n in names)
-    if not computed and wanted is not None:
+    if not computed:
         computed = any(D.read_sidecar(root, entry.id, n).get("StageSettings") != wanted
                        for n in names)
     if computed:
@@ -122,8 +126,7 @@ def _cached(stage: str, manifest, subject: str, names: Iterable[str], force: boo
         if set(items) != set(names):
             raise RuntimeError(f"stage {stage} produced {sorted(items)}, expected "
                                f"{sorted(names)}")
-        if wanted is not None:
-            items = {n: (d, a, {**s, "StageSettings": wanted}) for n, (d, a, s) in items.items()}
+        items = {n: (d, a, {**s, "StageSettings": wanted}) for n, (d, a, s) in items.items()}
         D.write_maps(root, entry.id, items)
     maps, paths, sidecars = {}, {}, {}
     for n in names:

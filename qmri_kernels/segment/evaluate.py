@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import derivatives
-from ..dicom import DicomError, ingest, load_series
+from ..dicom import load_subject_series
 from ..masks import roi_statistics, transfer_labels
 from ..phantom.grid import Grid
 from ..phantom.labels import MUSCLES, SIDES, label_index
@@ -63,12 +63,7 @@ def load_t2w(manifest: Any, subject: str):
     Reads ``<derivatives>/sub-XX/anat/sub-XX_T2w.nii.gz``; if the subject has not been
     ingested yet, ingests its DICOM (:func:`qmri_kernels.dicom.ingest`) first.
     """
-    entry = manifest.subject(subject)
-    try:
-        return load_series(manifest.derivatives, entry.id, "t2w")
-    except DicomError:
-        ingest(entry.dicom_root, manifest.derivatives, entry.id)
-        return load_series(manifest.derivatives, entry.id, "t2w")
+    return load_subject_series(manifest, subject, "t2w")
 
 
 def segment_subject(manifest: Any, subject: str, segmenter: Segmenter,

@@ -128,7 +128,6 @@ def cpmg_profile_kernel(t2, t1, b1, tau, n_echoes, exc_angles, ref_angles, weigh
     Returns (V, n_echoes).
     """
     nv = t2.shape[0]
-    ns = exc_angles.shape[0]
     out = np.zeros((nv, n_echoes))
     nk = 2 * n_echoes + 2
     for v in prange(nv):
@@ -136,13 +135,20 @@ def cpmg_profile_kernel(t2, t1, b1, tau, n_echoes, exc_angles, ref_angles, weigh
         fm = np.empty(nk)
         z = np.empty(nk)
         row = np.empty(n_echoes)
-        for j in range(ns):
-            scale = weights[j] * math.sin(b1[v] * exc_angles[j])
-            cpmg_echoes(t2[v], t1[v], tau, b1[v] * ref_angles[j], n_echoes, fp, fm, z,
-                        row, scale)
-            for n in range(n_echoes):
-                out[v, n] += row[n]
+        _profile_voxel(t2[v], t1[v], b1[v], tau, n_echoes, exc_angles, ref_angles, weights,
+                       fp, fm, z, row, out[v])
     return out
+
+
+@njit(cache=True)
+def _profile_voxel(t2, t1, b1, tau, n_echoes, exc_angles, ref_angles, weights, fp, fm, z,
+                   row, out):
+    """Add one voxel's sub-slice echo trains into ``out`` (n_echoes,); scratch fp, fm, z, row."""
+    for j in range(exc_angles.shape[0]):
+        scale = weights[j] * math.sin(b1 * exc_angles[j])
+        cpmg_echoes(t2, t1, tau, b1 * ref_angles[j], n_echoes, fp, fm, z, row, scale)
+        for n in range(n_echoes):
+            out[n] += row[n]
 
 
 @njit(cache=True)
@@ -163,7 +169,6 @@ def cpmg_kernel_serial(t2, t1, b1, tau, alpha0, n_echoes):
 def cpmg_profile_kernel_serial(t2, t1, b1, tau, n_echoes, exc_angles, ref_angles, weights):
     """Serial twin of :func:`cpmg_profile_kernel`."""
     nv = t2.shape[0]
-    ns = exc_angles.shape[0]
     out = np.zeros((nv, n_echoes))
     nk = 2 * n_echoes + 2
     fp = np.empty(nk)
@@ -171,12 +176,8 @@ def cpmg_profile_kernel_serial(t2, t1, b1, tau, n_echoes, exc_angles, ref_angles
     z = np.empty(nk)
     row = np.empty(n_echoes)
     for v in range(nv):
-        for j in range(ns):
-            scale = weights[j] * math.sin(b1[v] * exc_angles[j])
-            cpmg_echoes(t2[v], t1[v], tau, b1[v] * ref_angles[j], n_echoes, fp, fm, z,
-                        row, scale)
-            for n in range(n_echoes):
-                out[v, n] += row[n]
+        _profile_voxel(t2[v], t1[v], b1[v], tau, n_echoes, exc_angles, ref_angles, weights,
+                       fp, fm, z, row, out[v])
     return out
 
 

@@ -55,14 +55,9 @@ def load_mese(manifest, subject: str) -> MeseData:
     qmri_kernels.dicom.DicomError
         If its DICOM cannot be ingested or holds no MESE.
     """
-    from ..dicom import DicomError, ingest, load_series
+    from ..dicom import load_subject_series
 
-    entry = manifest.subject(subject)
-    try:
-        series = load_series(manifest.derivatives, entry.bids_id, "mese")
-    except DicomError:
-        ingest(entry.dicom_root, manifest.derivatives, entry.id)
-        series = load_series(manifest.derivatives, entry.bids_id, "mese")
+    series = load_subject_series(manifest, subject, "mese")
     affine = np.asarray(series.affine, dtype=float)
     tr = float(series.sidecars[0].get("RepetitionTime", np.nan))
     return MeseData(magnitude=np.ascontiguousarray(series.data, dtype=np.float32),

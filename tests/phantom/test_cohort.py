@@ -79,6 +79,20 @@ def test_regenerating_writes_byte_identical_files(small_cohort, tmp_path):
     assert _digest(Path(small_cohort)) == _digest(again)
 
 
+def test_a_cohort_made_by_other_code_is_made_again(tmp_path, capsys):
+    out = generate_cohort(tmp_path / "synthetic", matrix=SMALL, patients=[1])
+    marker = (out / ".complete").read_text()
+    stray = out / "derivatives" / "stale.txt"          # a result computed from the old images
+    stray.parent.mkdir()
+    stray.write_text("stale")
+    generate_cohort(out, matrix=SMALL, patients=[1])    # same code and settings: kept
+    assert stray.exists()
+    (out / ".complete").write_text(marker.replace("generator ", "generator 0"))
+    generate_cohort(out, matrix=SMALL, patients=[1])
+    assert "generating it again" in capsys.readouterr().out
+    assert not stray.exists() and (out / ".complete").read_text() == marker
+
+
 def _affine_from_headers(files: list[Path]) -> tuple[np.ndarray, list]:
     """Voxel (col, row, slice) → RAS affine from DICOM headers, independent of the writer."""
     headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]

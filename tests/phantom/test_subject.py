@@ -73,3 +73,21 @@ def test_noise_is_seeded_and_magnitudes_rician(diseased, grid):
     bg = a[background]
     # Rayleigh background: mean/std = sqrt(pi/(4-pi)) ≈ 1.91
     assert bg.min() >= 0 and abs(bg.mean() / bg.std() - 1.913) < 0.05
+
+
+def test_t2w_is_the_ideal_water_image(diseased, grid):
+    # The protocol's T2w is the water image of an FSE IDEAL: fat dark, edema bright, so
+    # that an edematous muscle cannot be mistaken for the fat around it.
+    t = diseased.truth(grid)
+    img = diseased.simulate_t2w(grid, rng=3, snr=1e6, truth=t)
+    scf = np.median(img[t["labels"] == 1])
+    muscle = t["labels"] > 10
+    # healthy, even at a low water T2 (subject 01's biopsied muscle: 30 ms)
+    healthy = muscle & (t["water_t2"] < 0.036) & (t["pdff"] < 0.05)
+    edema = muscle & (t["water_t2"] > 0.060)
+    assert edema.any() and healthy.any()
+    assert scf < 0.75 * np.median(img[healthy]) * np.exp(-0.120 / 0.030 + 0.120 / 0.035)
+    assert np.median(img[edema]) > np.median(img[healthy]) > scf
+    # with the fat left in (no separation) fat is the brightest tissue
+    full = diseased.simulate_t2w(grid, rng=3, snr=1e6, truth=t, fat_leak=1.0)
+    assert np.median(full[t["labels"] == 1]) > np.median(full[healthy])

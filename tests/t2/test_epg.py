@@ -176,3 +176,22 @@ def test_bad_input_names_argument(kwargs, name):
 def test_bad_profile_input_names_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
         cpmg_signal_slice_profile(0.035, 1.4, ESP, N_ECHOES, **kwargs)
+
+
+def test_serial_and_parallel_kernels_agree():
+    # cpmg_signal switches to the serial twins below SERIAL_BELOW voxels: same numbers
+    from qmri_kernels.t2 import _epg_kernels as K
+
+    rng = np.random.default_rng(4)
+    n = 40
+    t2, t1 = rng.uniform(0.02, 0.2, n), np.full(n, 1.4)
+    b1 = rng.uniform(0.7, 1.1, n)
+    np.testing.assert_array_equal(K.cpmg_kernel(t2, t1, b1, ESP / 2, np.pi, N_ECHOES),
+                                  K.cpmg_kernel_serial(t2, t1, b1, ESP / 2, np.pi, N_ECHOES))
+    exc = np.linspace(np.pi / 2, 0.1, 5)
+    ref = np.linspace(np.pi, 0.2, 5)
+    w = np.full(5, 0.2)
+    np.testing.assert_allclose(
+        K.cpmg_profile_kernel(t2, t1, b1, ESP / 2, N_ECHOES, exc, ref, w),
+        K.cpmg_profile_kernel_serial(t2, t1, b1, ESP / 2, N_ECHOES, exc, ref, w),
+        rtol=0, atol=1e-15)
