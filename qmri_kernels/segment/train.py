@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--base-channels", type=int, default=12)
     p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--net-spacing-mm", type=float, default=NETWORK_INPUT["net_spacing_mm"],
+                   help="pixel size of the network's grid (mm); its shape covers the same "
+                        "420 × 262.5 mm field")
     p.add_argument("--seed", type=int, default=0, help="master seed")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     p.add_argument("--no-augment", action="store_true", help="switch augmentation off")
@@ -127,6 +130,13 @@ def train(args: argparse.Namespace, log=print) -> dict:
 
 def _train(args: argparse.Namespace, log, t_start: float) -> dict:
     cfg = dict(NETWORK_INPUT)
+    if not args.net_spacing_mm > 0:
+        raise ValueError(f"net_spacing_mm must be positive, got {args.net_spacing_mm}")
+    if args.net_spacing_mm != cfg["net_spacing_mm"]:
+        field = np.multiply(cfg["net_shape"], cfg["net_spacing_mm"])
+        step = 2 ** args.depth                      # the U-Net halves the grid depth times
+        shape = [int(step * np.ceil(f / args.net_spacing_mm / step)) for f in field]
+        cfg.update(net_shape=shape, net_spacing_mm=float(args.net_spacing_mm))
     rng = np.random.default_rng([args.seed, 1])
     train_seeds = list(range(args.train_seed_start, args.train_seed_start + args.n_train))
     val_seeds = list(range(args.val_seed_start, args.val_seed_start + args.n_val))
