@@ -26,7 +26,8 @@ from .summary import header_listing, series_table, survey
 from .volume import Volume, affine_ras, assemble
 
 __all__ = [
-    "ingest", "load_subject_series", "DicomError", "DicomWarning", "load_series", "LoadedSeries", "bids_path",
+    "ingest", "load_subject_series", "DicomError", "DicomWarning", "load_series",
+    "LoadedSeries", "bids_path",
     "bids_name", "subject_label", "plan", "PlannedSeries", "discover", "read_header",
     "read_headers", "ImageHeader", "group_series", "Series", "classify", "Classification",
     "image_part", "sort_series", "SortedSeries", "assemble", "Volume", "affine_ras",

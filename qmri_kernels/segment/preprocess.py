@@ -20,9 +20,9 @@ from ._netgrid import coordinate_channels, resample, sampling_grid, to_canonical
 __all__ = ["NETWORK_INPUT", "normalise_volume", "network_input", "logits_to_image_grid",
            "in_plane_spacing"]
 
-#: Default input geometry: 128 × 80 pixels of 420/128 mm (420 × 262.5 mm, both thighs with
+#: Default input geometry: 176 × 112 pixels of 2.5 mm (440 × 280 mm, both thighs with
 #: margin), coordinate channels scaled by 200 mm, intensities divided by the 99th percentile.
-NETWORK_INPUT: dict[str, Any] = {"net_shape": [128, 80], "net_spacing_mm": 420.0 / 128,
+NETWORK_INPUT: dict[str, Any] = {"net_shape": [176, 112], "net_spacing_mm": 2.5,
                                  "coord_scale_mm": 200.0, "percentile": 99.0}
 
 

@@ -9,7 +9,7 @@ seeds disjoint from the synthetic cohort's (:mod:`qmri_kernels.segment.data`). W
 training configuration and the per-epoch log (loss, validation Dice).
 
 The defaults (56 training subjects × 9 slices, 30 epochs of batch 8, 4 validation subjects)
-are the shipped weights' configuration: about 10 minutes on 2 CPU cores (measured). On a machine
+are the shipped weights' configuration: about 15 minutes on 2 CPU cores (measured). On a machine
 shared with other jobs, start it with ``OMP_WAIT_POLICY=PASSIVE`` so that idle OpenMP
 threads sleep instead of spinning (same result, several times faster under contention).
 

@@ -4,7 +4,7 @@ import pytest
 
 from qmri_kernels.phantom.grid import axial_grid
 from qmri_kernels.segment import network_input, normalise_volume
-from qmri_kernels.segment.preprocess import logits_to_image_grid
+from qmri_kernels.segment.preprocess import NETWORK_INPUT, logits_to_image_grid
 
 
 def test_normalise_volume():
@@ -36,12 +36,17 @@ def test_input_geometry_is_physical_and_orientation_free():
     ras_affine = g2.affine @ flip           # index i now runs towards the patient's right
     x1, _ = network_input(v1, g1.affine)
     x2, _ = network_input(v2[::-1, ::-1], ras_affine)
-    assert x1.shape == (3, 3, 128, 80)
-    peak1 = np.unravel_index(int(x1[0, 0].argmax()), (128, 80))
-    peak2 = np.unravel_index(int(x2[0, 0].argmax()), (128, 80))
+    shape = tuple(NETWORK_INPUT["net_shape"])
+    assert x1.shape == (3, 3) + shape
+    peak1 = np.unravel_index(int(x1[0, 0].argmax()), shape)
+    peak2 = np.unravel_index(int(x2[0, 0].argmax()), shape)
     assert abs(peak1[0] - peak2[0]) <= 1 and abs(peak1[1] - peak2[1]) <= 1
+    # the blob's centre lies where its world position says, on the network's pixel grid
+    p = NETWORK_INPUT["net_spacing_mm"]
+    expected = ((shape[0] - 1) / 2 - centre[0] / p, (shape[1] - 1) / 2 - centre[1] / p)
+    assert abs(peak1[0] - expected[0]) <= 1.5 and abs(peak1[1] - expected[1]) <= 1.5
     # canonical axis 0 runs towards the patient's left: the right thigh is at low indices
-    assert peak1[0] < 64 and peak1[1] > 40   # posterior (y < 0) at high j
+    assert peak1[0] < shape[0] / 2 and peak1[1] > shape[1] / 2   # posterior (y < 0) at high j
     # coordinate channel 0 is negative on the patient's right
     assert x1[0, 1, peak1[0], peak1[1]] < 0
 
