@@ -259,11 +259,17 @@ class Subject:
             and spectral-model error), chosen so that subcutaneous fat, brightened by the
             surface coil, stays darker than even low-T2 muscle, as in the paper's
             fat-saturated T2-weighted figures (at 0.01 it matched a 30 ms muscle near the
-            coil and the network took it in). A single-peak
-            separation would leave the peaks near water (4.2 and 5.3 ppm, about 9 % of fat's
-            signal; Hamilton et al. 2011): subcutaneous fat then matches low-T2 muscle and
-            its border disappears. 1.0 simulates no separation at all.
+            coil and the network took it in). A single-peak separation would leave the
+            peaks near water (4.2 and 5.3 ppm, about 9 % of fat's signal; Hamilton et al.
+            2011); 1.0 simulates no separation at all.
+
+        Raises
+        ------
+        ValueError
+            If ``fat_leak`` is not in [0, 1].
         """
+        if not 0.0 <= fat_leak <= 1.0:
+            raise ValueError(f"fat_leak must be in [0, 1], got {fat_leak}")
         pts = _grid_points(grid)
         t = self._truth_at(pts) if truth is None else truth
         body = t["labels"] > 0

@@ -57,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base-channels", type=int, default=12)
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--net-spacing-mm", type=float, default=NETWORK_INPUT["net_spacing_mm"],
-                   help="pixel size of the network's grid (mm); its shape covers the same "
-                        "420 × 262.5 mm field")
+                   help="pixel size of the network's grid (mm); its shape is chosen to cover "
+                        "the default grid's field")
     p.add_argument("--seed", type=int, default=0, help="master seed")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     p.add_argument("--no-augment", action="store_true", help="switch augmentation off")

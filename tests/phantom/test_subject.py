@@ -91,3 +91,5 @@ def test_t2w_is_the_ideal_water_image(diseased, grid):
     # with the fat left in (no separation) fat is the brightest tissue
     full = diseased.simulate_t2w(grid, rng=3, snr=1e6, truth=t, fat_leak=1.0)
     assert np.median(full[t["labels"] == 1]) > np.median(full[healthy])
+    with pytest.raises(ValueError, match="fat_leak"):
+        diseased.simulate_t2w(grid, rng=3, truth=t, fat_leak=1.5)
