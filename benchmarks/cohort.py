@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from qmri_kernels.phantom.cohort import generate_cohort
+from qmri_kernels.phantom.synthetic_cohort import generate_cohort
 
 BUDGET_S = 180.0
 

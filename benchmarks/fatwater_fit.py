@@ -21,9 +21,10 @@ import json
 import time
 from pathlib import Path
 
-from qmri_kernels.fatwater import FatWaterModel, evaluate_fit, load_megre, measure_throughput
+from qmri_kernels.fatwater import FatWaterModel, load_megre, measure_throughput
 from qmri_kernels.manifest import load_manifest
-from qmri_kernels.phantom.truth import load_truth
+from qmri_kernels.validation import load_truth
+from qmri_kernels.validation.fatwater import evaluate_fit
 
 TARGET_VOXELS_PER_S = 80_000
 TARGET_RATIO = 100.0

@@ -97,7 +97,7 @@ def _cohort(seg) -> None:
     import pandas as pd
 
     from qmri_kernels.manifest import load_manifest
-    from qmri_kernels.segment import evaluate
+    from qmri_kernels.validation import segmentation as evaluate
 
     manifest = load_manifest()
     tables, times = [], []

@@ -38,7 +38,7 @@ in [0, 1] (``"Units": "1"``), never percent.
 Each NIfTI has a JSON sidecar: ``Units``, ``Description``, ``GeneratedBy`` (qmri_kernels
 version), ``Sources`` (BIDS URIs ``bids::sub-01/anat/...`` of the inputs) and the fit's
 settings; a ``dseg`` also gets its label table (``..._dseg.tsv``,
-:func:`qmri_kernels.phantom.labels.write_dseg_tsv`). The root holds
+:func:`qmri_kernels.labels.write_dseg_tsv`). The root holds
 ``dataset_description.json`` (``DatasetType`` "derivative"), ``descriptions.tsv`` (the
 ``desc`` labels) and ``.bidsignore``.
 
@@ -65,10 +65,12 @@ import nibabel as nib
 import numpy as np
 
 from . import __version__
+from .labels import write_dseg_tsv
+from .subject_id import subject_label
 
 __all__ = ["DerivativesError", "MapSpec", "MAPS", "CUSTOM_SUFFIXES", "BIDSIGNORE_PATTERNS",
            "GENERATED_BY", "DESCRIPTIONS", "map_spec", "label_spec", "map_path", "map_exists",
-           "bids_uri", "write_map", "write_maps", "read_map", "read_sidecar",
+           "bids_uri", "write_map", "write_maps", "read_run_id", "read_map", "read_sidecar",
            "write_dataset_files", "write_text_atomic"]
 
 #: Who wrote a derivative (the ``GeneratedBy`` entry of sidecars and the dataset).
@@ -238,12 +240,7 @@ def map_spec(name: str | MapSpec) -> MapSpec:
 
 
 def _subject_label(subject: str) -> str:
-    label = str(subject)
-    label = label[4:] if label.startswith("sub-") else label
-    if not re.fullmatch(r"[A-Za-z0-9]+", label):
-        raise DerivativesError(f"subject {subject!r} is not a BIDS label (letters and digits, "
-                               "optionally prefixed by 'sub-')")
-    return label
+    return subject_label(subject, DerivativesError)
 
 
 def map_path(root: str | os.PathLike, subject: str, name: str | MapSpec) -> Path:
@@ -359,7 +356,8 @@ def _check_volume(spec: MapSpec, data: Any, affine: Any) -> tuple[np.ndarray, np
     return arr, aff
 
 
-def _nifti_bytes(spec: MapSpec, data: np.ndarray, affine: np.ndarray) -> bytes:
+def _nifti_bytes(spec: MapSpec, data: np.ndarray, affine: np.ndarray,
+                 run: str | None = None) -> bytes:
     """Deterministic gzip of a NIfTI-1 image: scanner q/sform, mm and s units."""
     img = nib.Nifti1Image(data, affine)
     hdr = img.header
@@ -369,7 +367,9 @@ def _nifti_bytes(spec: MapSpec, data: np.ndarray, affine: np.ndarray) -> bytes:
     hdr.set_xyzt_units("mm", "sec")
     if spec.is_label:
         hdr.set_intent("label")
-    hdr["descrip"] = f"qmri_kernels {__version__} {spec.name}".encode()[:79]
+    # a stage's run id ties the image to its sidecar (a set replaced half-way is detectable)
+    hdr["descrip"] = (f"qmri_kernels {__version__} run {run}" if run
+                      else f"qmri_kernels {__version__} {spec.name}").encode()[:79]
     return gzip.compress(img.to_bytes(), compresslevel=6, mtime=0)
 
 
@@ -399,8 +399,6 @@ def _sidecar(spec: MapSpec, extra: Mapping[str, Any] | None) -> str:
 
 
 def _dseg_tsv_text() -> str:
-    from .phantom.labels import write_dseg_tsv      # the phantom imports this package
-
     with tempfile.TemporaryDirectory() as tmp:
         return write_dseg_tsv(Path(tmp) / "dseg.tsv").read_text(encoding="utf-8")
 
@@ -464,7 +462,8 @@ def write_maps(root: str | os.PathLike, subject: str,
             data, affine = _check_volume(spec, item[0], item[1])
             extra = item[2] if len(item) == 3 else None
             path = map_path(root, label, spec)
-            payloads = [(path, _nifti_bytes(spec, data, affine)),
+            run = (extra or {}).get("StageRun")
+            payloads = [(path, _nifti_bytes(spec, data, affine, run)),
                         (_sidecar_path(path), _sidecar(spec, extra).encode("utf-8"))]
             if spec.is_label:
                 payloads.append((_tsv_path(path), _dseg_tsv_text().encode("utf-8")))
@@ -492,6 +491,27 @@ def write_map(root: str | os.PathLike, subject: str, name: str | MapSpec, data: 
     """
     spec = map_spec(name)
     return write_maps(root, subject, {spec: (data, affine, dict(sidecar or {}))})[spec.name]
+
+
+def read_run_id(root: str | os.PathLike, subject: str, name: str | MapSpec) -> str | None:
+    """The stage run id stored in a map's NIfTI header (``descrip``), or None.
+
+    Parameters
+    ----------
+    root : path-like
+        Derivative root.
+    subject : str
+    name : str or MapSpec
+
+    Returns
+    -------
+    str or None
+        The id :func:`write_maps` wrote from the sidecar's ``StageRun``.
+    """
+    text = bytes(nib.load(map_path(root, subject, name)).header["descrip"]).decode(
+        "ascii", "replace").rstrip("\x00")
+    marker = " run "
+    return text.split(marker, 1)[1].strip() if marker in text else None
 
 
 def read_sidecar(root: str | os.PathLike, subject: str, name: str | MapSpec) -> dict:

@@ -28,16 +28,17 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from .phantom.labels import MUSCLES
+from .labels import MUSCLES
+from .subject_id import subject_label
 
-__all__ = ["ManifestError", "SubjectEntry", "Manifest", "SCHEMA", "MANIFEST_NAME",
+__all__ = ["ManifestError", "SubjectEntry", "ReaderMask", "Acquisition", "FAT_SPECTRA", "Manifest", "SCHEMA", "MANIFEST_NAME",
            "ENV_VAR", "GENERATOR_COMMAND", "find_manifest", "load_manifest"]
 
 #: File name of the manifest at the top of the repository.
@@ -45,10 +46,36 @@ MANIFEST_NAME = "data_manifest.yaml"
 #: Environment variable that, when set, names the manifest to load by default.
 ENV_VAR = "QMRI_MANIFEST"
 #: Command that writes the synthetic cohort (``{root}`` is the manifest's data root).
-GENERATOR_COMMAND = "python -m qmri_kernels.phantom.cohort --out {root}"
+GENERATOR_COMMAND = "python -m qmri_kernels.phantom.synthetic_cohort --out {root}"
 
 _SIDES = ("left", "right")
 _PATH = {"type": "string", "minLength": 1}
+_ROLES = ("megre", "mese", "t2w")
+#: Fat spectra a manifest may name (:mod:`qmri_kernels.physics`).
+FAT_SPECTRA = ("hamilton2011-6peak", "ren2008-9peak")
+#: A reader label name in a mask's label mapping: ``<muscle>_<side>`` (``RF_left``).
+_READER_LABEL = "^(" + "|".join(MUSCLES) + ")_(left|right)$"
+_SLICE_PROFILE = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "time_bandwidth": {"type": "number", "exclusiveMinimum": 0},
+        "refocusing_width": {"type": "number", "exclusiveMinimum": 0},
+        "excitation_angle_deg": {"type": "number", "exclusiveMinimum": 0, "maximum": 180},
+        "window": {"enum": ["hann", "hamming", "none"]},
+        "n_subslices": {"type": "integer", "minimum": 4},
+    },
+}
+#: The model assumptions of the fits a study may set (defaults where DICOM is silent).
+_ACQUISITION = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "field_strength_t": {"type": "number", "exclusiveMinimum": 0},
+        "fat_spectrum": {"enum": list(FAT_SPECTRA)},
+        "fat_t2_ms": {"type": "number", "exclusiveMinimum": 0},
+        "mese_repetition_time_s": {"type": "number", "exclusiveMinimum": 0},
+        "mese_slice_profile": {"oneOf": [_SLICE_PROFILE, {"const": False}]},
+    },
+}
 
 #: JSON Schema (draft 2020-12) of the manifest document.
 SCHEMA: dict[str, Any] = {
@@ -66,6 +93,8 @@ SCHEMA: dict[str, Any] = {
         "score_store": _PATH,
         "derivatives": _PATH,
         "truth": _PATH,
+        "example_subject": {"type": "string", "pattern": "^(sub-)?[A-Za-z0-9]+$"},
+        "acquisition": _ACQUISITION,
         "subjects": {
             "type": "array",
             "minItems": 1,
@@ -78,6 +107,25 @@ SCHEMA: dict[str, Any] = {
                     "dicom_root": _PATH,
                     "biopsy_muscle": {"enum": list(MUSCLES)},
                     "biopsy_side": {"enum": list(_SIDES)},
+                    # SeriesNumber of a series whose role the headers cannot tell
+                    "series": {"type": "object", "additionalProperties": False,
+                               "properties": {r: {"type": "integer", "minimum": 0}
+                                              for r in (*_ROLES, "ignore")}},
+                    # a reader's own masks (NIfTI on the grid of one of the series), with
+                    # the mapping from their label values to this book's muscles
+                    "masks": {"type": "object",
+                              "propertyNames": {"pattern": "^[A-Za-z0-9]+$",
+                                                "not": {"const": "auto"}},
+                              "additionalProperties": {
+                                  "type": "object", "additionalProperties": False,
+                                  "required": ["path", "labels"],
+                                  "properties": {
+                                      "path": _PATH,
+                                      "labels": {"type": "object", "minProperties": 1,
+                                                 "propertyNames": {"pattern": "^[0-9]+$"},
+                                                 "additionalProperties": {
+                                                     "type": "string",
+                                                     "pattern": _READER_LABEL}}}}},
                 },
             },
         },
@@ -111,6 +159,61 @@ class ManifestError(ValueError):
 
 
 @dataclass(frozen=True)
+class ReaderMask:
+    """A reader's own label file for one subject (drawn in another tool).
+
+    Attributes
+    ----------
+    reader : str
+        Reader id (letters and digits, e.g. ``"R1"``).
+    path : Path
+        The NIfTI label volume, on the grid of one of the subject's series.
+    labels : dict of int to (str, str)
+        Label value in the file → (muscle abbreviation, side); other values are background.
+    """
+
+    reader: str
+    path: Path
+    labels: dict[int, tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """Model assumptions of the fits: defaults where the DICOM headers are silent.
+
+    Every value is recorded in the sidecars of the maps it shaped.
+
+    Attributes
+    ----------
+    field_strength_t : float or None
+        B0 in T when the headers give no MagneticFieldStrength (None: required from them).
+    fat_spectrum : str
+        Fat spectrum of the fat-water fit, one of :data:`FAT_SPECTRA`.
+    fat_t2_ms : float or None
+        Fat T2 of the EPG fit, ms (None: the library's, 133 ms).
+    mese_repetition_time_s : float or None
+        TR of the spin-echo train when its headers give none, s.
+    mese_slice_profile : dict or bool
+        Slice-profile settings of the EPG fit (keys of the manifest's
+        ``mese_slice_profile``), ``True`` for the library's default, ``False`` for hard
+        pulses.
+    """
+
+    field_strength_t: float | None = None
+    fat_spectrum: str = FAT_SPECTRA[0]
+    fat_t2_ms: float | None = None
+    mese_repetition_time_s: float | None = None
+    mese_slice_profile: dict | bool = True
+
+    def as_dict(self) -> dict:
+        """The settings as JSON-ready keys (for sidecars)."""
+        return {"FieldStrengthDefault": self.field_strength_t,
+                "FatSpectrum": self.fat_spectrum, "FatT2ms": self.fat_t2_ms,
+                "MESERepetitionTimeDefault": self.mese_repetition_time_s,
+                "MESESliceProfile": self.mese_slice_profile}
+
+
+@dataclass(frozen=True)
 class SubjectEntry:
     """One subject of the cohort.
 
@@ -122,15 +225,30 @@ class SubjectEntry:
         Absolute directory holding the subject's DICOM files.
     biopsy_muscle : str
         Abbreviation of the biopsied muscle, one of
-        :data:`qmri_kernels.phantom.labels.MUSCLES`.
+        :data:`qmri_kernels.labels.MUSCLES`.
     biopsy_side : str
         ``"left"`` or ``"right"``.
+    series : dict of str to int
+        Role (``megre``, ``mese``, ``t2w``, ``ignore``) → SeriesNumber, where the headers
+        cannot tell.
+    masks : tuple of ReaderMask
+        Readers' own label files.
     """
 
     id: str
     dicom_root: Path
     biopsy_muscle: str
     biopsy_side: str
+    series: dict = field(default_factory=dict)
+    masks: tuple = ()
+
+    def roles(self) -> dict[int, str]:
+        """SeriesNumber → role overrides for :func:`qmri_kernels.dicom.ingest`."""
+        return {number: role for role, number in self.series.items()}
+
+    def reader_mask(self, reader: str) -> ReaderMask | None:
+        """The reader's own mask file, if the manifest names one."""
+        return next((m for m in self.masks if m.reader == reader), None)
 
     @property
     def bids_id(self) -> str:
@@ -167,6 +285,10 @@ class Manifest:
         Ground-truth root; present for the synthetic cohort.
     synthetic : bool
         Whether the data are the synthetic cohort (the book says so beside results).
+    example_id : str or None
+        The subject the chapters show in detail (``example_subject``); default the first.
+    acquisition : Acquisition
+        Model assumptions of the fits (``acquisition``).
     """
 
     path: Path
@@ -178,6 +300,14 @@ class Manifest:
     derivatives: Path
     truth: Path | None
     synthetic: bool
+    example_id: str | None = None
+    acquisition: Acquisition = Acquisition()
+
+    @property
+    def example_subject(self) -> SubjectEntry:
+        """The subject the chapters show in detail: ``example_subject`` if the manifest
+        names one, else the first subject."""
+        return self.subject(self.example_id) if self.example_id else self.subjects[0]
 
     def subject(self, subject_id: str) -> SubjectEntry:
         """The subject with ``subject_id`` (``"01"`` or ``"sub-01"``); ``KeyError`` if none."""
@@ -263,6 +393,9 @@ def load_manifest(path: str | Path | None = None, *, check_paths: bool = True) -
         else:
             seen[key] = i
     synthetic = data.get("synthetic", False)
+    if "example_subject" in data and _strip_prefix(data["example_subject"]) not in seen:
+        problems.append(("example_subject", f"{data['example_subject']!r} is not one of the "
+                                            "subjects listed"))
     if synthetic and "truth" not in data:
         problems.append(("truth", "a synthetic cohort needs a ground-truth root"))
     if problems:
@@ -272,19 +405,41 @@ def load_manifest(path: str | Path | None = None, *, check_paths: bool = True) -
     manifest = Manifest(
         path=path.resolve(),
         root=root,
-        subjects=tuple(SubjectEntry(_strip_prefix(s["id"]), _resolve(root, s["dicom_root"]),
-                                    s["biopsy_muscle"], s["biopsy_side"])
-                       for s in data["subjects"]),
+        subjects=tuple(_subject_entry(root, s) for s in data["subjects"]),
         clinical_table=_resolve(root, data["clinical_table"]),
         scores=_resolve(root, data["scores"]) if "scores" in data else None,
         score_store=_resolve(root, data["score_store"]),
         derivatives=_resolve(root, data["derivatives"]),
         truth=_resolve(root, data["truth"]) if "truth" in data else None,
         synthetic=synthetic,
+        example_id=_strip_prefix(data["example_subject"]) if "example_subject" in data
+        else None,
+        acquisition=_acquisition(data.get("acquisition", {})),
     )
     if check_paths:
         _check_paths(manifest, data)
     return manifest
+
+
+def _subject_entry(root: Path, s: dict) -> SubjectEntry:
+    masks = tuple(ReaderMask(reader, _resolve(root, spec["path"]),
+                             {int(v): tuple(name.split("_")) for v, name in
+                              spec["labels"].items()})
+                  for reader, spec in s.get("masks", {}).items())
+    return SubjectEntry(_strip_prefix(s["id"]), _resolve(root, s["dicom_root"]),
+                        s["biopsy_muscle"], s["biopsy_side"], dict(s.get("series", {})), masks)
+
+
+def _acquisition(a: dict) -> Acquisition:
+    profile = a.get("mese_slice_profile", True)
+    if isinstance(profile, dict):
+        import math
+
+        profile = dict(profile)
+        if "excitation_angle_deg" in profile:
+            profile["excitation_angle"] = math.radians(profile.pop("excitation_angle_deg"))
+    return Acquisition(a.get("field_strength_t"), a.get("fat_spectrum", FAT_SPECTRA[0]),
+                       a.get("fat_t2_ms"), a.get("mese_repetition_time_s"), profile)
 
 
 def _check_paths(m: Manifest, data: dict) -> None:
@@ -303,6 +458,8 @@ def _check_paths(m: Manifest, data: dict) -> None:
     for i, s in enumerate(m.subjects):
         problems += [(_entry(data, ["subjects", i, "dicom_root"]), msg)
                      for msg in _missing(s.dicom_root, True)]
+        problems += [(_entry(data, ["subjects", i, "masks", mask.reader, "path"]), msg)
+                     for mask in s.masks for msg in _missing(mask.path, False)]
     if problems:
         raise ManifestError(m.path, problems, hint)
 
@@ -346,7 +503,12 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _strip_prefix(subject_id: str) -> str:
-    return subject_id[4:] if subject_id.startswith("sub-") else subject_id
+    """The label of an id the schema has already checked (``sub-01`` → ``01``); an id
+    looked up by a caller (:meth:`Manifest.subject`) that is not a label matches nothing."""
+    try:
+        return subject_label(subject_id)
+    except ValueError:
+        return str(subject_id)
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -384,7 +546,7 @@ def _describe(err: jsonschema.ValidationError) -> str:
         return f"missing required key; {err.message}"
     if key == "biopsy_muscle" and err.validator == "enum":
         return (f"biopsy muscle {err.instance!r} is not in the label table "
-                f"(qmri_kernels.phantom.labels.MUSCLES: {', '.join(MUSCLES)})")
+                f"(qmri_kernels.labels.MUSCLES: {', '.join(MUSCLES)})")
     if key == "biopsy_side" and err.validator == "enum":
         return f"biopsy side {err.instance!r} is not 'left' or 'right'"
     if key == "id" and err.validator == "type" and isinstance(err.instance, (int, float)):

@@ -13,7 +13,7 @@ import pytest
 from qmri_kernels import __version__
 from qmri_kernels import derivatives as D
 from qmri_kernels.masks import MAP_UNITS
-from qmri_kernels.phantom.labels import LABELS
+from qmri_kernels.labels import LABELS
 
 REPO = Path(__file__).resolve().parents[1]
 AFFINE = np.array([[-1.64, 0, 0, 209.0], [0, -1.64, 0, 230.5], [0, 0, 9.0, -76.5],

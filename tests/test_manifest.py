@@ -10,7 +10,7 @@ import yaml
 
 from qmri_kernels.manifest import (ENV_VAR, MANIFEST_NAME, Manifest, ManifestError,
                                    SubjectEntry, find_manifest, load_manifest)
-from qmri_kernels.phantom.labels import MUSCLES
+from qmri_kernels.labels import MUSCLES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -137,7 +137,7 @@ def test_muscle_not_in_label_table(tmp_path, muscle):
     assert err.problems == ((
         "subjects[3] (sub-04).biopsy_muscle",
         f"biopsy muscle {muscle!r} is not in the label table "
-        f"(qmri_kernels.phantom.labels.MUSCLES: {', '.join(MUSCLES)})"),)
+        f"(qmri_kernels.labels.MUSCLES: {', '.join(MUSCLES)})"),)
 
 
 @pytest.mark.parametrize("side", ["up", "Left", "L", True])
@@ -233,7 +233,7 @@ def test_missing_dicom_root(tmp_path):
     missing = (tmp_path / "data/sourcedata/sub-04/dicom").resolve()
     assert err.problems == (("subjects[3] (sub-04).dicom_root",
                              f"directory {missing} does not exist"),)
-    assert "phantom.cohort" not in str(err)       # a real cohort: no generator hint
+    assert "phantom.synthetic_cohort" not in str(err)       # a real cohort: no generator hint
 
 
 def test_missing_dicom_root_of_synthetic_cohort_names_the_generator(tmp_path):
@@ -241,7 +241,7 @@ def test_missing_dicom_root_of_synthetic_cohort_names_the_generator(tmp_path):
     (tmp_path / "data/sourcedata/sub-02/dicom").rmdir()
     err = _error(_write(tmp_path, doc))
     assert "subjects[1] (sub-02).dicom_root" in str(err)
-    assert f"python -m qmri_kernels.phantom.cohort --out {(tmp_path / 'data').resolve()}" \
+    assert f"python -m qmri_kernels.phantom.synthetic_cohort --out {(tmp_path / 'data').resolve()}" \
         in str(err)
 
 
@@ -250,7 +250,7 @@ def test_missing_root_is_one_problem_with_the_generator_hint(tmp_path):
     doc["root"] = "not-generated"
     err = _error(_write(tmp_path, doc))
     assert [e for e, _ in err.problems] == ["root"]
-    assert "python -m qmri_kernels.phantom.cohort" in str(err)
+    assert "python -m qmri_kernels.phantom.synthetic_cohort" in str(err)
     assert "check_paths=False" in str(err)
     assert load_manifest(_write(tmp_path, doc), check_paths=False).root.name == "not-generated"
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -18,8 +19,8 @@ from qmri_kernels import derivatives as D
 from qmri_kernels import pipeline
 from qmri_kernels.manifest import load_manifest
 from qmri_kernels.masks import ROI_COLUMNS
-from qmri_kernels.phantom.cohort import generate_cohort
-from qmri_kernels.phantom.labels import label_index
+from qmri_kernels.phantom.synthetic_cohort import generate_cohort
+from qmri_kernels.labels import label_index
 from qmri_kernels.phantom.truth import load_truth
 from qmri_kernels.segment import DEFAULT_WEIGHTS
 
@@ -251,14 +252,57 @@ def test_labels_t2_and_roi_table(manifest):
     stamp = path.stat().st_mtime_ns
     assert pipeline.roi_table(manifest).equals(table)
     assert path.stat().st_mtime_ns == stamp                    # reused, not rewritten
-    pipeline.t2_maps(manifest, "13", force=True)               # newer input map
+    # an upstream stage recomputed to the same files leaves everything downstream cached
+    assert pipeline.t2_maps(manifest, "13", force=True).computed
+    assert not pipeline.t2_maps(manifest, "13").computed
     pipeline.roi_table(manifest)
-    assert path.stat().st_mtime_ns > stamp
+    assert path.stat().st_mtime_ns == stamp
     eroded = pipeline.roi_table(manifest, erode_mm=10.0)        # other settings: recomputed
     assert eroded["n_voxels"].sum() < table["n_voxels"].sum()
     settings = json.loads(path.with_suffix(".json").read_text())["Settings"]
-    assert settings == {"Subjects": ["01", "13"], "Readers": ["auto"],
-                        "LabelTransfer": {"method": "shape", "erode_mm": 10.0}}
+    assert settings["Readers"] == ["auto"] and settings["ErodeMM"] == 10.0
+    assert settings["Subjects"] == ["01", "13"]
+
+
+@needs_weights
+def test_a_changed_input_recomputes_downstream_and_only_that(manifest):
+    """A reader's corrected mask is an input: its transfer and the ROI table recompute,
+    the fits stay cached."""
+    auto = pipeline.segmentation(manifest, "13")
+    for sid in ("01", "13"):
+        lab, aff = pipeline.segmentation(manifest, sid).maps["labels_auto"]
+        D.write_map(manifest.derivatives, sid, "labels_R1", lab, aff)
+    assert pipeline.saved_readers(manifest) == ["R1"]
+    table = pipeline.roi_table(manifest)
+    assert set(table["reader"]) == {"auto", "R1"}
+    r1 = table.query("reader == 'R1'").drop(columns="reader").reset_index(drop=True)
+    a = table.query("reader == 'auto'").drop(columns="reader").reset_index(drop=True)
+    pd.testing.assert_frame_equal(r1, a)                  # same labels, same numbers
+    assert not pipeline.transferred_labels(manifest, "13", reader="R1").computed
+
+    lab, aff = auto.maps["labels_auto"]
+    corrected = np.where(lab == label_index("VL", "right"), 0, lab).astype(np.int16)
+    D.write_map(manifest.derivatives, "13", "labels_R1", corrected, aff)
+    moved = pipeline.transferred_labels(manifest, "13", reader="R1")
+    assert moved.computed and not (moved["labels_R1_mese"] == label_index("VL", "right")).any()
+    assert not pipeline.t2_maps(manifest, "13").computed
+    again = pipeline.roi_table(manifest)
+    vl = again.query("reader == 'R1' and subject == '13' and muscle == 'VL' and "
+                     "side == 'right'")
+    assert (vl["n_voxels"] == 0).all()
+
+
+@needs_weights
+def test_a_stage_set_replaced_half_way_counts_as_absent(manifest):
+    """The run id in each image header and sidecar ties a stage's outputs together: a set
+    whose files come from two runs (a kill between two renames) is recomputed."""
+    first = pipeline.fat_water_maps(manifest, "01")
+    pdff = first.paths["pdff"]
+    saved = pdff.read_bytes()
+    pipeline.fat_water_maps(manifest, "01", force=True)        # a second, complete run
+    pdff.write_bytes(saved)                                  # one image of the old run
+    assert pipeline.fat_water_maps(manifest, "01").computed
+    assert not pipeline.fat_water_maps(manifest, "01").computed
 
 
 # --------------------------------------------------------------------- command line

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from qmri_kernels.dicom import find_strings
-from qmri_kernels.phantom.cohort import identities
+from qmri_kernels.phantom.synthetic_cohort import identities
 
 
 def needles() -> list[str]:

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -55,16 +56,30 @@ class PlannedSeries:
     run: int | None = None
 
 
-def plan(source_dir: str | os.PathLike) -> list[PlannedSeries]:
+def plan(source_dir: str | os.PathLike,
+         roles: Mapping[int, str] | None = None) -> list[PlannedSeries]:
     """Discover, read headers, check the subject, group and classify — no pixels, no output.
 
-    Returns every series found, in series-number order; series of the same role and
-    part get run numbers 1, 2, … (``None`` when there is only one).
+    Parameters
+    ----------
+    source_dir : path-like
+        The subject's DICOM folder.
+    roles : mapping of int to str, optional
+        ``SeriesNumber -> role`` where the header-based classification cannot tell (e.g.
+        ``{5: "megre", 9: "ignore"}``); a role from :data:`ROLE_SUFFIX` or ``"ignore"``.
+        These series take that role; the others are classified as usual.
+
+    Returns
+    -------
+    list of PlannedSeries
+        Every series found, in series-number order; series of the same role and part get
+        run numbers 1, 2, … (``None`` when there is only one).
 
     Raises
     ------
     DicomError
-        No DICOM files, a corrupt header, two patients or studies mixed.
+        No DICOM files, a corrupt header, two patients or studies mixed, or ``roles``
+        naming a series number that is not in the folder or an unknown role.
     """
     root = Path(source_dir)
     files = discover(root)
@@ -74,7 +89,19 @@ def plan(source_dir: str | os.PathLike) -> list[PlannedSeries]:
     if not headers:
         raise DicomError(f"{root}: no DICOM images found (only a DICOMDIR)")
     check_subject(headers, str(root))
-    planned = [(s, classify(s)) for s in group_series(headers)]
+    series = group_series(headers)
+    roles = dict(roles or {})
+    numbers = {s.number for s in series}
+    for number, role in roles.items():
+        if role not in (*ROLE_SUFFIX, "ignore"):
+            raise DicomError(f"{root}: series {number} is given role {role!r}; choose from "
+                             f"{', '.join((*ROLE_SUFFIX, 'ignore'))}")
+        if number not in numbers:
+            raise DicomError(f"{root}: no series number {number} (given role {role!r}); "
+                             f"series found: {', '.join(map(str, sorted(numbers)))}")
+    planned = [(s, Classification(None if roles[s.number] == "ignore"
+                                  else roles[s.number], "role set by the manifest")
+                if s.number in roles else classify(s)) for s in series]
     counts: dict[tuple[str, str], int] = {}
     for s, c in planned:
         if c.role is not None:
@@ -174,7 +201,8 @@ def _commit(stage_sub: Path, final_sub: Path, names: list[str]) -> list[Path]:
     return sorted(final_sub / "anat" / n for n in names)
 
 
-def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: str) -> list[Path]:
+def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: str, *,
+           roles: Mapping[int, str] | None = None) -> list[Path]:
     """Convert one subject's DICOM export to de-identified BIDS NIfTI + JSON.
 
     Parameters
@@ -187,6 +215,8 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: s
     subject : str
         Pseudonymous subject ID from the manifest, ``"sub-01"`` or ``"01"``; it replaces
         the patient's identity.
+    roles : mapping of int to str, optional
+        ``SeriesNumber -> role`` overrides of the classification (:func:`plan`).
 
     Returns
     -------
@@ -211,7 +241,7 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: s
     """
     label = subject_label(subject)
     out_dir = Path(out_dir)
-    planned = plan(source_dir)
+    planned = plan(source_dir, roles)
     targets = [p for p in planned if p.classification.role is not None]
     for p in planned:
         if p.classification.role is None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from ..subject_id import subject_label as _subject_label
 from .errors import DicomError
 
 __all__ = ["ROLE_SUFFIX", "subject_label", "bids_name", "bids_path", "write_nifti",
@@ -43,12 +44,7 @@ def subject_label(subject: str) -> str:
     DicomError
         Not alphanumeric after the optional ``sub-`` prefix.
     """
-    label = str(subject)
-    label = label[4:] if label.startswith("sub-") else label
-    if not re.fullmatch(r"[A-Za-z0-9]+", label):
-        raise DicomError(f"subject {subject!r} is not a BIDS label (letters and digits, "
-                         "optionally prefixed by 'sub-')")
-    return label
+    return _subject_label(subject, DicomError)
 
 
 def bids_name(subject: str, role: str, *, echo: int | None = None, part: str | None = None,
@@ -153,8 +149,8 @@ class LoadedSeries:
 
     @property
     def grid(self):
-        """The :class:`~qmri_kernels.phantom.grid.Grid` of the series."""
-        from ..phantom.grid import Grid
+        """The :class:`~qmri_kernels.grids.Grid` of the series."""
+        from ..grids import Grid
         return Grid(tuple(self.data.shape[:3]), self.affine, self.slice_thickness)
 
 

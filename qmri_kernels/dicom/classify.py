@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .headers import ImageHeader
+from .parts import PART_ORDER, image_part
 
 if TYPE_CHECKING:
     from .group import Series
@@ -31,39 +32,12 @@ __all__ = ["ROLES", "PART_ORDER", "image_part", "Classification", "classify",
            "T2W_MIN_TE", "T2W_MIN_TR", "MIN_ECHOES"]
 
 ROLES: tuple[str, ...] = ("megre", "mese", "t2w")
-PART_ORDER: tuple[str, ...] = ("mag", "phase", "real", "imag")
 #: Minimum echo time of a T2-weighted image, s.
 T2W_MIN_TE: float = 0.060
 #: Minimum repetition time of a T2-weighted image, s.
 T2W_MIN_TR: float = 1.5
 #: Minimum number of echo times of a multi-echo series.
 MIN_ECHOES: int = 3
-
-# ImageType values (3rd value onwards) naming the image part: DICOM defined terms
-# (PS3.3 C.8.13.1.1.1 "Complex Image Component") and the one-letter Siemens/Philips forms.
-_PART_TOKENS = {"MAGNITUDE": "mag", "M": "mag", "PHASE": "phase", "P": "phase",
-                "REAL": "real", "R": "real", "IMAGINARY": "imag", "I": "imag"}
-# GE's private image type (0043,102F) in block GEMS_PARM_01.
-_GE_PARTS = {0: "mag", 1: "phase", 2: "real", 3: "imag"}
-
-
-def image_part(header: ImageHeader) -> str:
-    """``"mag"``, ``"phase"``, ``"real"`` or ``"imag"`` from ImageType, else GE's (0043,102F).
-
-    Defaults to ``"mag"`` when neither says otherwise.
-    """
-    for token in header.image_type[2:]:
-        if token in _PART_TOKENS:
-            return _PART_TOKENS[token]
-    ds = header.dataset
-    if "GE" in str(ds.get("Manufacturer", "")).upper():
-        try:
-            value = ds.get_private_item(0x0043, 0x2F, "GEMS_PARM_01").value
-            return _GE_PARTS.get(int(value), "mag")
-        except (KeyError, TypeError, ValueError):
-            pass
-    return "mag"
-
 
 @dataclass(frozen=True)
 class Classification:

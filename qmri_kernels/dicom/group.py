@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .classify import PART_ORDER, image_part
+from .parts import PART_ORDER, image_part
 from .errors import DicomError
 from .headers import ImageHeader
 

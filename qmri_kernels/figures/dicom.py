@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from ..dicom.bids import parse_name, subject_label
-from .cohort import show_axial
+from .synthetic import show_axial
 
 __all__ = ["plot_slice_positions", "plot_echo_montage"]
 

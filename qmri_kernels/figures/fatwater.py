@@ -1,23 +1,28 @@
 """Figures of the chapter "Fat-water separation".
 
-Every function takes arrays (or a fit / throughput object) and returns the figure it drew.
-Slices are shown in radiological view (:func:`qmri_kernels.figures.cohort.show_axial`).
+Every function takes arrays, fits or tables (never a file) and returns the figure it drew.
+Volumes are (nx, ny, nz) in NIfTI voxel order; slices are shown in radiological view
+(:func:`qmri_kernels.figures.synthetic.show_axial`). Units: PDFF as a fraction in the
+arrays, in % on the axes; R2* in 1/s; field maps in Hz.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..fatwater._evaluate import SWAP_THRESHOLD
-from .cohort import show_axial
+from ..fatwater import SWAP_THRESHOLD
+from .synthetic import show_axial
 
-__all__ = ["plot_echoes", "plot_water_fat", "plot_maps_vs_truth", "plot_bland_altman",
+__all__ = ["plot_echoes", "plot_water_fat", "plot_fat_water_maps", "plot_bland_altman",
            "plot_variants", "plot_error_vs_crlb", "plot_throughput", "plot_cohort_accuracy",
            "TISSUES"]
 
-#: Tissues of the Bland–Altman plot: name → test on the phantom's label values.
+#: Tissues of the Bland–Altman plot: name → test on the phantom's label values
+#: (1 subcutaneous fat, 3 marrow, 4 intermuscular fat, > 10 muscles).
 TISSUES: dict[str, object] = {
     "muscle": lambda lab: lab > 10,
     "subcutaneous fat": lambda lab: lab == 1,
@@ -37,7 +42,24 @@ def _crop(image: np.ndarray, mask: np.ndarray, margin: int = 6) -> tuple[slice, 
 
 def plot_echoes(signal: np.ndarray, echo_times: np.ndarray, k: int,
                 mask: np.ndarray | None = None) -> plt.Figure:
-    """Magnitude and phase of every echo of slice ``k``; ``signal`` (nx, ny, nz, n_echoes)."""
+    """Magnitude and phase of every echo of one slice.
+
+    Parameters
+    ----------
+    signal : complex ndarray, shape (nx, ny, nz, n_echoes)
+        The echoes (signal units).
+    echo_times : (n_echoes,) array-like
+        Echo times in s (titles in ms).
+    k : int
+        Slice index along axis 2.
+    mask : ndarray of bool, shape (nx, ny, nz), optional
+        Crops the slice to its bounding box (default: where the first echo is bright).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two rows (magnitude, phase in rad) × n_echoes panels.
+    """
     sl = np.asarray(signal)[:, :, k, :]
     n = sl.shape[-1]
     mag = np.abs(sl)
@@ -58,12 +80,27 @@ def plot_echoes(signal: np.ndarray, echo_times: np.ndarray, k: int,
     return fig
 
 
-def plot_water_fat(fit, k: int, mask: np.ndarray) -> plt.Figure:
-    """Fitted water and fat images (signal units, same scale) of slice ``k``."""
+def plot_water_fat(water: np.ndarray, fat: np.ndarray, k: int, mask: np.ndarray
+                   ) -> plt.Figure:
+    """Water and fat images of one slice on one grey scale.
+
+    Parameters
+    ----------
+    water, fat : ndarray, shape (nx, ny, nz)
+        |W| and |F| (signal units; NaN outside the fit is shown as 0).
+    k : int
+        Slice index along axis 2.
+    mask : ndarray of bool, shape (nx, ny, nz)
+        The fit's mask; crops the slice.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     body = mask[..., k]
     crop = _crop(body, body)
-    w = np.nan_to_num(fit.water[..., k])[crop]
-    f = np.nan_to_num(fit.fat[..., k])[crop]
+    w = np.nan_to_num(water[..., k])[crop]
+    f = np.nan_to_num(fat[..., k])[crop]
     vmax = np.percentile(np.concatenate([w[w > 0], f[f > 0]]), 99.5)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
     for ax, img, title in zip(axes, (w, f), ("water |W|", "fat |F|")):
@@ -73,20 +110,46 @@ def plot_water_fat(fit, k: int, mask: np.ndarray) -> plt.Figure:
     return fig
 
 
-def plot_maps_vs_truth(fit, truth: dict, k: int) -> plt.Figure:
-    """PDFF (%), R2* (1/s) and field map (Hz) of slice ``k``: fit, truth and fit − truth."""
-    body = truth["labels"][..., k] > 0
+def plot_fat_water_maps(pdff: np.ndarray, r2star: np.ndarray, fieldmap: np.ndarray, k: int,
+                        mask: np.ndarray, truth: Mapping[str, np.ndarray] | None = None
+                        ) -> plt.Figure:
+    """PDFF (%), R2* (1/s) and field map (Hz) of one slice; beside the truth if given.
+
+    Parameters
+    ----------
+    pdff, r2star, fieldmap : ndarray, shape (nx, ny, nz)
+        Fitted PDFF (fraction), R2* (1/s) and field map (Hz).
+    k : int
+        Slice index along axis 2.
+    mask : ndarray of bool, shape (nx, ny, nz)
+        Voxels shown (the fit's body mask); crops the slice.
+    truth : dict, optional
+        True ``pdff``, ``r2star``, ``b0`` on the same grid
+        (:func:`qmri_kernels.validation.load_truth`). Given: a 3 × 3 grid of fit, truth
+        and fit − truth; otherwise one row of the fitted maps.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    body = np.asarray(mask, bool)[..., k]
     crop = _crop(body, body)
-    rows = [("PDFF (%)", 100 * fit.pdff, 100 * truth["pdff"], "magma", (0, 100), 3),
-            ("R2* (1/s)", fit.r2star, truth["r2star"], "viridis", (0, 120), 10),
-            ("field map (Hz)", fit.fieldmap, truth["b0"], "RdBu_r", (-250, 250), 5)]
-    fig, axes = plt.subplots(3, 3, figsize=(14, 8.4))
-    for r, (name, est, tru, cmap, (lo, hi), err_range) in enumerate(rows):
+    rows = [("PDFF (%)", 100 * pdff, "pdff", 100, "magma", (0, 100), 3),
+            ("R2* (1/s)", r2star, "r2star", 1, "viridis", (0, 120), 10),
+            ("field map (Hz)", fieldmap, "b0", 1, "RdBu_r", (-250, 250), 5)]
+    if truth is None:
+        fig, axes = plt.subplots(1, 3, figsize=(14, 3.2), squeeze=False)
+        axes = axes.T
+    else:
+        fig, axes = plt.subplots(3, 3, figsize=(14, 8.4))
+    for r, (name, est, key, scale, cmap, (lo, hi), err_range) in enumerate(rows):
         e = np.where(body, est[..., k], np.nan)[crop]
-        t = np.where(body, tru[..., k], np.nan)[crop]
-        for c, (img, title, cm, vlo, vhi) in enumerate((
-                (e, f"fit: {name}", cmap, lo, hi), (t, f"truth: {name}", cmap, lo, hi),
-                (e - t, f"fit − truth: {name}", "RdBu_r", -err_range, err_range))):
+        panels = [(e, f"fit: {name}", cmap, lo, hi)]
+        if truth is not None:
+            t = np.where(body, scale * truth[key][..., k], np.nan)[crop]
+            panels += [(t, f"truth: {name}", cmap, lo, hi),
+                       (e - t, f"fit − truth: {name}", "RdBu_r", -err_range, err_range)]
+        for c, (img, title, cm, vlo, vhi) in enumerate(panels):
             im = show_axial(axes[r, c], img, cmap=cm, vmin=vlo, vmax=vhi)
             axes[r, c].set_title(title)
             fig.colorbar(im, ax=axes[r, c], shrink=0.85)
@@ -96,10 +159,22 @@ def plot_maps_vs_truth(fit, truth: dict, k: int) -> plt.Figure:
 
 def plot_bland_altman(pdff: np.ndarray, true_pdff: np.ndarray, labels: np.ndarray
                       ) -> tuple[plt.Figure, pd.DataFrame]:
-    """Bland–Altman of fitted vs true PDFF (pp) per tissue of :data:`TISSUES`.
+    """Bland–Altman of fitted against true PDFF, voxel by voxel, per tissue.
 
-    Returns the figure and a table per tissue: voxels, bias and 95 % limits of agreement
-    (pp).
+    Parameters
+    ----------
+    pdff, true_pdff : ndarray, shape (nx, ny, nz)
+        Fitted and true PDFF (fractions); voxels where the fit is NaN are left out.
+    labels : ndarray of int, shape (nx, ny, nz)
+        True labels, split into :data:`TISSUES`.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+        One hexbin panel per tissue, bias (solid) and 95 % limits of agreement (dashed).
+    table : pandas.DataFrame
+        Per tissue: ``n_voxels``, ``bias_pp``, ``loa_low_pp``, ``loa_high_pp``
+        (percentage points).
     """
     fig, axes = plt.subplots(1, len(TISSUES), figsize=(4.2 * len(TISSUES), 3.6),
                              sharey=True)
@@ -120,44 +195,80 @@ def plot_bland_altman(pdff: np.ndarray, true_pdff: np.ndarray, labels: np.ndarra
     axes[0].set_ylabel("fit − truth (pp)")
     axes[0].set_ylim(-6, 6)
     fig.tight_layout()
-    return fig, pd.DataFrame(rows)
+    return fig, pd.DataFrame(rows).set_index("tissue")
 
 
-def plot_variants(variants: dict[str, object], truth: dict, k: int) -> plt.Figure:
-    """PDFF and field map of several fits of slice ``k``, swapped voxels circled.
+def plot_variants(variants: Mapping[str, object], k: int, mask: np.ndarray,
+                  reference: np.ndarray, counted: np.ndarray, reference_name: str,
+                  muscle: np.ndarray) -> plt.Figure:
+    """PDFF and field map of several fits of one slice, with "swapped" voxels circled.
 
-    ``variants`` maps a title to a fit. A swap is |PDFF error| > 30 pp outside the
-    femoral cortex (whose signal is at the noise level); titles give the count over the
-    whole volume, rings mark those of slice ``k``.
+    A voxel counts as swapped where it is in ``counted`` and its PDFF is more than
+    :data:`~qmri_kernels.fatwater.SWAP_THRESHOLD` (30 pp) from ``reference``. Titles give
+    the count over the whole volume and the median |difference| from ``reference`` in
+    ``muscle``; rings mark the swapped voxels of slice ``k``.
+
+    Parameters
+    ----------
+    variants : mapping of str to FatWaterFit
+        Title → fit of the same echoes (``.pdff`` fraction, ``.fieldmap`` Hz, each
+        (nx, ny, nz)).
+    k : int
+        Slice index along axis 2.
+    mask : ndarray of bool, shape (nx, ny, nz)
+        The fits' mask; voxels shown.
+    reference : ndarray, shape (nx, ny, nz)
+        PDFF (fraction) a swap is measured against (the truth, or a reference fit).
+    counted : ndarray of bool, shape (nx, ny, nz)
+        Where swaps count.
+    reference_name : str
+        What ``reference`` is (in the figure's title).
+    muscle : ndarray of bool, shape (nx, ny, nz)
+        Where the median |difference| is taken.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two rows (PDFF %, field map Hz) × one column per variant.
     """
-    labels = truth["labels"]
-    body = labels > 0
-    counted = body & (labels != 2)
-    muscle = labels > 10
+    body = np.asarray(mask, bool)
+    muscle = np.asarray(muscle, bool)
     crop = _crop(body[..., k], body[..., k])
     n = len(variants)
-    fig, axes = plt.subplots(2, n, figsize=(4.4 * n, 6.6), squeeze=False,
+    fig, axes = plt.subplots(2, n, figsize=(4.4 * n, 6.8), squeeze=False,
                              layout="constrained")
     for c, (title, fit) in enumerate(variants.items()):
-        err = np.abs(fit.pdff - truth["pdff"])
-        swapped = (err > SWAP_THRESHOLD) & counted
+        diff = np.abs(fit.pdff - reference)
+        swapped = (np.nan_to_num(diff) > SWAP_THRESHOLD) & counted
         im0 = show_axial(axes[0, c], np.where(body, 100 * fit.pdff, np.nan)[..., k][crop],
                          cmap="magma", vmin=0, vmax=100)
         ii, jj = np.nonzero(swapped[..., k][crop])
         axes[0, c].scatter(ii, jj, s=30, facecolors="none", edgecolors="cyan", linewidths=0.8)
         axes[0, c].set_title(f"{title}\n{int(swapped.sum()):,} swapped voxels; muscle median "
-                             f"|error| {100 * np.nanmedian(err[muscle]):.1f} pp",
+                             f"|difference| {100 * np.nanmedian(diff[muscle]):.1f} pp",
                              fontsize="small")
         im1 = show_axial(axes[1, c], np.where(body, fit.fieldmap, np.nan)[..., k][crop],
                          cmap="RdBu_r", vmin=-300, vmax=300)
         axes[1, c].set_title("field map", fontsize="small")
     fig.colorbar(im0, ax=axes[0, :].tolist(), shrink=0.8, label="PDFF (%)")
     fig.colorbar(im1, ax=axes[1, :].tolist(), shrink=0.8, label="Hz")
+    fig.suptitle(f"PDFF compared with {reference_name}", fontsize="medium")
     return fig
 
 
 def plot_error_vs_crlb(z: np.ndarray) -> plt.Figure:
-    """Histogram of PDFF errors divided by their Cramér–Rao bound, with N(0, 1)."""
+    """Histogram of PDFF errors in units of their Cramér–Rao bound, with N(0, 1).
+
+    Parameters
+    ----------
+    z : array-like, shape (V,)
+        (fit − truth) / Cramér–Rao standard deviation per voxel (dimensionless; NaN
+        ignored).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     z = np.asarray(z)
     z = z[np.isfinite(z)]
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -175,7 +286,22 @@ def plot_error_vs_crlb(z: np.ndarray) -> plt.Figure:
 
 def plot_throughput(throughput, hmrgc_voxels_per_second: float = 254_089 / 33.0,
                     target: float = 80_000) -> plt.Figure:
-    """Masked voxels per second: SciPy reference, hmrGC (quoted), this fit; target line."""
+    """Masked voxels per second of the fit, the SciPy reference and hmrGC (quoted).
+
+    Parameters
+    ----------
+    throughput : qmri_kernels.fatwater.Throughput
+        ``voxels_per_second`` and ``reference_voxels_per_second`` measured in this run.
+    hmrgc_voxels_per_second : float
+        The hmrGC rate quoted for comparison (Stelter et al. 2022), voxels/s.
+    target : float
+        The rate this book aims for, voxels/s (dashed line).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Horizontal bars on a log axis.
+    """
     names = ["per-voxel SciPy reference\n(measured here)", "hmrGC, Stelter 2022\n(quoted)",
              "this fit\n(measured here)"]
     rates = [throughput.reference_voxels_per_second, hmrgc_voxels_per_second,
@@ -193,15 +319,27 @@ def plot_throughput(throughput, hmrgc_voxels_per_second: float = 254_089 / 33.0,
     return fig
 
 
-def plot_cohort_accuracy(table: pd.DataFrame, targets: dict[str, float] | None = None
+def plot_cohort_accuracy(table: pd.DataFrame, targets: Mapping[str, float] | None = None
                          ) -> plt.Figure:
-    """Per-subject muscle PDFF error (median and 99th percentile, pp) against the targets.
+    """Per-subject muscle PDFF error (median and 99th percentile, pp) against targets.
 
-    ``table`` has a ``subject`` column and the keys of
-    :func:`~qmri_kernels.fatwater.evaluate_fit`; an optional ``crlb_median_abs_error_pp``
-    column (the Cramér–Rao prediction of the median) is drawn as well.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per subject: a ``subject`` column (or index) and the columns
+        ``muscle_median_abs_error_pp``, ``muscle_p99_abs_error_pp`` of
+        :func:`~qmri_kernels.validation.fatwater.evaluate_fit`; an optional
+        ``crlb_median_abs_error_pp`` (the Cramér–Rao prediction of the median) is drawn too.
+    targets : mapping, optional
+        ``{"median": pp, "p99": pp}`` (default 0.5 and 2).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     targets = {"median": 0.5, "p99": 2.0} if targets is None else targets
+    if "subject" not in table:
+        table = table.reset_index()
     fig, ax = plt.subplots(figsize=(8, 3.4))
     x = np.arange(len(table))
     ax.plot(x, table["muscle_median_abs_error_pp"], "o", color="C0", label="median |error|")

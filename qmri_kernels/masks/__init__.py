@@ -20,3 +20,5 @@ __all__ = ["transfer_labels", "LabelTransfer", "METHODS", "signed_distance_2d",
            "erode_labels", "disk_footprint", "GridMismatchError", "check_same_grid",
            "grid_from_image", "AFFINE_TOLERANCE_MM", "roi_statistics", "write_roi_table",
            "MAP_UNITS", "ROI_COLUMNS"]
+from .session import MaskSession, MaskSessionError  # noqa: E402  (mask QA)
+__all__ += ["MaskSession", "MaskSessionError"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..phantom.grid import Grid
+from ..grids import Grid
 
 __all__ = ["GridMismatchError", "AFFINE_TOLERANCE_MM", "check_same_grid", "grid_from_image",
            "as_grid"]
@@ -82,7 +82,7 @@ def _as_affine(affine: Any, name: str) -> np.ndarray:
 
 
 def grid_from_image(image: Any, slice_thickness: float | None = None) -> Grid:
-    """The :class:`~qmri_kernels.phantom.grid.Grid` of a NIfTI image.
+    """The :class:`~qmri_kernels.grids.Grid` of a NIfTI image.
 
     Parameters
     ----------
@@ -114,5 +114,5 @@ def as_grid(grid: Any, name: str) -> Grid:
         return grid
     if hasattr(grid, "affine") and hasattr(grid, "shape"):
         return grid_from_image(grid)
-    raise TypeError(f"{name} must be a qmri_kernels.phantom.grid.Grid or an image with "
+    raise TypeError(f"{name} must be a qmri_kernels.grids.Grid or an image with "
                     f".shape and .affine, got {type(grid).__name__}")

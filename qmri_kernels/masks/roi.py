@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..phantom.labels import MUSCLES, SIDES, label_index
+from ..labels import MUSCLES, SIDES, label_index
 from .geometry import check_same_grid
 
 __all__ = ["MAP_UNITS", "ROI_COLUMNS", "roi_statistics", "write_roi_table"]
@@ -58,7 +58,7 @@ def roi_statistics(labels: Any, maps: Mapping[str, Any], *, subject: Any, reader
     reader : str
         Who made the mask (``"R1"``, ``"R2"``, ``"network"``).
     biopsy_muscle, biopsy_side : str, optional
-        Biopsied muscle (abbreviation in :data:`~qmri_kernels.phantom.labels.MUSCLES`) and
+        Biopsied muscle (abbreviation in :data:`~qmri_kernels.labels.MUSCLES`) and
         side; taken from ``subject`` when it is a manifest entry.
     units : mapping of str to (str, float), optional
         Extra or overriding entries of :data:`MAP_UNITS`.

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from ..phantom.grid import Grid
+from ..grids import Grid
 from .erosion import erode_labels
 from .geometry import as_grid
 
@@ -151,7 +151,7 @@ def transfer_labels(labels: Any, source: Grid | Any, target: Grid | Any, *,
     source, target : Grid or image
         Source and target grids (shape, affine, slice thickness). A nibabel image is accepted
         and treated as contiguous slices (its thickness is unknown to NIfTI); pass a
-        :class:`~qmri_kernels.phantom.grid.Grid` built with the DICOM ``SliceThickness`` for
+        :class:`~qmri_kernels.grids.Grid` built with the DICOM ``SliceThickness`` for
         the source so that the covered extent is right.
     method : {"shape", "nearest"}
         Shape-based (signed-distance) interpolation, or nearest source voxel. See the module
@@ -175,7 +175,7 @@ def transfer_labels(labels: Any, source: Grid | Any, target: Grid | Any, *,
 
     Examples
     --------
-    >>> from qmri_kernels.phantom.grid import axial_grid
+    >>> from qmri_kernels.grids import axial_grid
     >>> src = axial_grid((32, 32), 64.0, slice_thickness=8.0, gap=10.0, n_slices=3)
     >>> dst = axial_grid((32, 32), 64.0, slice_thickness=6.0, gap=3.0, n_slices=8)
     >>> out = transfer_labels(np.ones(src.shape, int), src, dst)

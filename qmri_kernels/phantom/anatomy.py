@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._random_fields import FourierField
-from .labels import MUSCLES, SIDES, label_index
+from ..labels import MUSCLES, SIDES, label_index
 
 __all__ = ["LegAnatomy", "ThighAnatomy", "random_anatomy", "Z_HALF_RANGE_MM"]
 

@@ -2,7 +2,7 @@
 
 One file per image (classic *MR Image Storage*, explicit VR little endian), pixel data as
 ``uint16`` with a per-series ``RescaleSlope``/``RescaleIntercept``, the geometry of a
-:class:`~qmri_kernels.phantom.grid.Grid` converted from NIfTI RAS to DICOM LPS, GE-style
+:class:`~qmri_kernels.grids.Grid` converted from NIfTI RAS to DICOM LPS, GE-style
 acquisition headers and private elements, and a made-up patient identity that the ingest
 (:mod:`qmri_kernels.dicom`) must strip.
 
@@ -63,7 +63,7 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 from pydicom.valuerep import format_number_as_ds
 
 from ..physics import GAMMA_BAR_HZ_PER_T
-from .grid import Grid
+from ..grids import Grid
 from .protocol import SeriesProtocol
 
 __all__ = ["Identity", "write_series", "write_study", "PARTS", "PART_SERIES_OFFSET",
@@ -393,7 +393,7 @@ def write_series(out_dir: Path, images: np.ndarray, grid: Grid, protocol: Series
         (``InstanceNumber``, no extension, as many PACS exports).
     images : (nx, ny, nz) or (nx, ny, nz, n_echoes) real array
         In the grid's NIfTI voxel order (i → patient left, j → posterior for
-        :func:`~qmri_kernels.phantom.grid.axial_grid`). Magnitude ≥ 0 (a.u.), phase in
+        :func:`~qmri_kernels.grids.axial_grid`). Magnitude ≥ 0 (a.u.), phase in
         radians in [−π, π), real/imaginary parts of any sign.
     grid : Grid
         Voxel grid (RAS affine); its slice thickness becomes ``SliceThickness``.

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .grid import Grid, axial_grid
+from ..grids import Grid, axial_grid
 
 __all__ = ["SeriesProtocol", "PROTOCOL", "series_grid", "DEFAULT_MATRIX", "FOV_MM"]
 

@@ -28,8 +28,8 @@ from ..fatsat import mese_fat_share, residual_fat_weight
 from ..fatwater import signal as gre_signal
 from ._random_fields import BlobField, FourierField
 from .anatomy import ThighAnatomy, random_anatomy
-from .grid import Grid
-from .labels import MUSCLES, SIDES, label_index
+from ..grids import Grid
+from ..labels import MUSCLES, SIDES, label_index
 
 __all__ = ["DiseaseSpec", "Subject", "make_subject", "HEALTHY_WATER_T2", "HEALTHY_FF"]
 

@@ -1,6 +1,6 @@
 """Read the cohort's ground-truth maps written beside the DICOM.
 
-Layout (written by :mod:`.cohort`): ``<truth>/sub-XX/sub-XX_<role>_desc-<map>_truth.nii.gz``
+Layout (written by :mod:`.synthetic_cohort`): ``<truth>/sub-XX/sub-XX_<role>_desc-<map>_truth.nii.gz``
 on the grid of series ``role`` ("megre", "mese", "t2w"), and the labels as
 ``sub-XX_<role>_desc-truth_dseg.nii.gz``.
 """
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+
+from ..subject_id import subject_label
 
 __all__ = ["TRUTH_MAPS", "truth_path", "load_truth"]
 
@@ -24,8 +26,7 @@ _ROLES = ("megre", "mese", "t2w")
 
 
 def _bids(subject: str) -> str:
-    s = str(subject)
-    return s if s.startswith("sub-") else f"sub-{s}"
+    return f"sub-{subject_label(subject)}"
 
 
 def truth_path(truth_root: str | Path, subject: str, role: str, key: str) -> Path:
@@ -68,7 +69,7 @@ def load_truth(truth_root, subject: str, role: str) -> dict[str, np.ndarray]:
     lab_path = truth_path(root, subject, role, "labels")
     if not lab_path.exists():
         raise FileNotFoundError(f"{lab_path}: no truth labels; generate the cohort with "
-                                "`python -m qmri_kernels.phantom.cohort`")
+                                "`python -m qmri_kernels.phantom.synthetic_cohort`")
     img = nib.load(lab_path)
     out = {"labels": np.asarray(img.dataobj, dtype=np.int16), "affine": img.affine.copy()}
     for key in TRUTH_MAPS:

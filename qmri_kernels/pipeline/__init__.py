@@ -19,11 +19,13 @@ Command line: ``python -m qmri_kernels.pipeline [--subjects 01 13] [--stages ...
 
 from .body import body_mask, otsu_threshold
 from .cli import STAGES, main, run_subject
-from .stages import (FAT_WATER_MAPS, ROI_TABLE_NAME, T2_MAPS, StageResult, ensure_ingested,
-                     fat_water_maps, roi_table, roi_table_path, segmentation, t2_maps,
+from .stages import (FAT_WATER_MAPS, ROI_ERODE_MM, ROI_TABLE_NAME, T2_MAPS, StageInputError,
+                     StageResult, ensure_ingested, fat_water_maps, reader_labels, roi_table,
+                     roi_table_path, saved_readers, segmentation, t2_maps,
                      transferred_labels)
 
 __all__ = ["StageResult", "ensure_ingested", "fat_water_maps", "segmentation",
            "transferred_labels", "t2_maps", "roi_table", "roi_table_path", "run_subject",
            "main", "STAGES", "FAT_WATER_MAPS", "T2_MAPS", "ROI_TABLE_NAME", "body_mask",
-           "otsu_threshold"]
+           "otsu_threshold", "reader_labels", "saved_readers", "ROI_ERODE_MM",
+           "StageInputError"]

@@ -1,10 +1,12 @@
 """Thigh-muscle segmentation of axial T2-weighted images with a 2-D U-Net (chapter 5).
 
-- :func:`segment_t2w` / :class:`Segmenter`: labels (the phantom label table, side-specific
-  muscles) for a T2-weighted volume and its affine, with the shipped weights or a user's;
+- :func:`segment_t2w` / :class:`Segmenter`: labels (the label table
+  :mod:`qmri_kernels.labels`, side-specific muscles) for a T2-weighted volume and its
+  affine, with the shipped weights or a user's;
 - :func:`keep_largest_component`, :func:`fill_holes`, :func:`postprocess`: clean-up;
-- :mod:`.train` (``python -m qmri_kernels.segment.train``): the deterministic training on
-  fresh phantom subjects that produced the shipped weights;
+- the shipped weights were trained on fresh simulated subjects by
+  ``python -m qmri_kernels.phantom.train_segmenter`` (the training data come from the
+  simulated scanner, so the training program lives beside it);
 - :func:`dice`, :func:`dice_per_label`: overlap with a reference.
 """
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..phantom.labels import LABELS
+from ..labels import LABELS
 from .classes import CLASS_LABELS
 
 __all__ = ["Augmentation", "SIDE_SWAP", "geometry_grids", "augment_intensity", "sample_batch"]

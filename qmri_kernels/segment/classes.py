@@ -2,7 +2,7 @@
 
 The network predicts 27 classes: background, the four non-muscle labels (subcutaneous fat
 and skin, femoral cortex, marrow, intermuscular fat) and the eleven thigh muscles on each
-side (:mod:`qmri_kernels.phantom.labels`). Class ``c`` is label ``CLASS_LABELS[c]``; the
+side (:mod:`qmri_kernels.labels`). Class ``c`` is label ``CLASS_LABELS[c]``; the
 muscles are side-specific classes, so the right and left rectus femoris are different
 outputs (the image's left and right are fixed by the affine, see
 :func:`qmri_kernels.segment.canonical_orientation`).
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..phantom.labels import LABELS, label_by_index
+from ..labels import LABELS, label_by_index
 
 __all__ = ["CLASS_LABELS", "N_CLASSES", "labels_to_classes", "classes_to_labels",
            "class_names"]

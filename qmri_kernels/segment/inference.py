@@ -2,7 +2,7 @@
 
 Weights are a ``state_dict`` file read with ``torch.load(weights_only=True)`` (no code is
 unpickled) next to a JSON sidecar holding its SHA-256, the network and input configuration
-and the training log (:mod:`qmri_kernels.segment.train`). The default weights ship inside the
+and the training log (:mod:`qmri_kernels.phantom.train_segmenter`). The default weights ship inside the
 package; nothing is downloaded.
 """
 
@@ -45,7 +45,7 @@ def read_sidecar(weights: str | Path | None = None) -> dict:
     path = Path(DEFAULT_WEIGHTS if weights is None else weights).with_suffix(".json")
     if not path.is_file():
         raise WeightsError(f"weights sidecar {path} does not exist; train with "
-                           "`python -m qmri_kernels.segment.train --out <dir>`, which writes "
+                           "`python -m qmri_kernels.phantom.train_segmenter --out <dir>`, which writes "
                            "the weights and their sidecar together")
     try:
         return json.loads(path.read_text())
@@ -146,7 +146,7 @@ class Segmenter:
         Returns
         -------
         (nx, ny, nz) ndarray of int16
-            Label indices of :mod:`qmri_kernels.phantom.labels`, in the input's orientation.
+            Label indices of :mod:`qmri_kernels.labels`, in the input's orientation.
         """
         previous = torch.get_num_threads()
         if threads is not None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..phantom.labels import muscle_labels
+from ..labels import muscle_labels
 
 __all__ = ["keep_largest_component", "fill_holes", "postprocess", "MUSCLE_LABELS"]
 

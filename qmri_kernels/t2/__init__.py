@@ -12,7 +12,7 @@
   :func:`water_t2_subject` — with the Dixon PDFF carried onto the spin-echo grid.
 """
 
-from . import cohort, epg
+from . import epg
 from .b1 import fit_with_smooth_b1, smooth_b1
 from .denoise import mp_noise_sigma, mppca_denoise
 from .epg import cpmg_signal, cpmg_signal_slice_profile, slice_profile
@@ -20,15 +20,16 @@ from .epg_model import DEFAULT_SLICE_PROFILE, EPGT2Fit, EPGT2Model, uniform_echo
 from .fat import FatT2Calibration, calibrate_fat_t2, residual_fat_share
 from .mapping import WaterT2Maps, map_water_t2, resample_to_grid
 from .monoexp import MonoExpT2Fit, MonoExpT2Model, monoexp_signal
-from .subject import (MeseData, SubjectT2, dixon_on_mese, load_mese, t2_errors,
-                      water_t2_subject)
+from .subject import MeseData, SubjectT2, dixon_on_mese, load_mese, water_t2_subject
+from .throughput import measure_throughput
 
 __all__ = [
-    "epg", "cohort", "cpmg_signal", "cpmg_signal_slice_profile", "slice_profile",
+    "epg", "cpmg_signal", "cpmg_signal_slice_profile", "slice_profile",
     "MonoExpT2Model", "MonoExpT2Fit", "monoexp_signal",
     "EPGT2Model", "EPGT2Fit", "DEFAULT_SLICE_PROFILE", "uniform_echo_spacing",
     "residual_fat_share", "calibrate_fat_t2", "FatT2Calibration",
     "mppca_denoise", "mp_noise_sigma", "smooth_b1", "fit_with_smooth_b1",
     "map_water_t2", "WaterT2Maps", "resample_to_grid",
-    "MeseData", "load_mese", "dixon_on_mese", "SubjectT2", "water_t2_subject", "t2_errors",
+    "MeseData", "load_mese", "dixon_on_mese", "SubjectT2", "water_t2_subject",
+    "measure_throughput",
 ]

@@ -2,8 +2,8 @@
 
 :func:`load_mese` reads the ingested multi-echo spin echo; :func:`dixon_on_mese` carries
 the Dixon PDFF and field map onto the spin-echo grid by world coordinates;
-:func:`water_t2_subject` runs the chapter's pipeline; :func:`t2_errors` scores a map
-against ground truth.
+:func:`water_t2_subject` runs the T2 step as the pipeline does (scoring against ground
+truth is :mod:`qmri_kernels.validation.t2`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .fat import residual_fat_share
 from .mapping import WaterT2Maps, map_water_t2, resample_to_grid
 
 __all__ = ["MeseData", "load_mese", "dixon_on_mese", "PDFF_JUMP", "SubjectT2",
-           "water_t2_subject", "t2_errors"]
+           "water_t2_subject"]
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,8 @@ class SubjectT2:
 
 
 def water_t2_subject(mese: MeseData, pdff, fieldmap, megre_affine, muscle_mask,
-                     body_mask, *, fat_t2: float | None = None) -> SubjectT2:
+                     body_mask, *, fat_t2: float | None = None,
+                     model=None) -> SubjectT2:
     """The chapter's pipeline on one subject.
 
     The Dixon PDFF and field map are carried onto the MESE grid (:func:`dixon_on_mese`,
@@ -139,34 +140,26 @@ def water_t2_subject(mese: MeseData, pdff, fieldmap, megre_affine, muscle_mask,
     megre_affine : (4, 4) array-like
     muscle_mask, body_mask : array-like of bool, MESE grid
     fat_t2 : float, optional
-        Fat T2 in s (default: the library's, 133 ms).
+        Fat T2 in s (default: the library's, 133 ms; ignored when ``model`` is given).
+    model : EPGT2Model, optional
+        The EPG model (slice profile, fat T2, T1s); default
+        :meth:`EPGT2Model.from_echo_times` of the echo times.
+
+    Raises
+    ------
+    ValueError
+        If the MESE has no repetition time (the fat share needs TR).
     """
     pd_m, fm_m = dixon_on_mese(pdff, fieldmap, megre_affine, mese, muscle_mask)
-    tr = mese.repetition_time if np.isfinite(mese.repetition_time) else 1.046
+    tr = mese.repetition_time
+    if not np.isfinite(tr) or tr <= 0:
+        raise ValueError(f"the MESE repetition time is {tr}; the fat share of the "
+                         "fat-saturated echo train needs TR (s)")
     valid = np.isfinite(pd_m) & np.isfinite(fm_m)
     share = np.full(pd_m.shape, np.nan)
     share[valid] = residual_fat_share(np.clip(pd_m[valid], 0.0, 1.0), fm_m[valid], tr)
     kwargs = {} if fat_t2 is None else {"fat_t2": fat_t2}
     maps = map_water_t2(mese.magnitude, mese.echo_times, body_mask, mese.voxel_size,
-                        fat_share=share, b1_mask=muscle_mask, body_mask=body_mask, **kwargs)
+                        fat_share=share, b1_mask=muscle_mask, body_mask=body_mask,
+                        model=model, **kwargs)
     return SubjectT2(mese, maps, pd_m, fm_m, share)
-
-
-def t2_errors(estimate, truth, mask) -> dict:
-    """Water-T2 error statistics in ms inside ``mask``.
-
-    Returns
-    -------
-    dict
-        ``n``, ``median_abs_err_ms``, ``p95_abs_err_ms``, ``bias_ms`` (median signed error)
-        over the finite estimates, and ``n_failed`` (NaN estimates inside the mask).
-    """
-    m = np.asarray(mask, dtype=bool)
-    est = np.asarray(estimate, dtype=float)[m]
-    err = (est - np.asarray(truth, dtype=float)[m]) * 1e3
-    ok = np.isfinite(err)
-    e = err[ok]
-    return {"n": int(ok.sum()), "n_failed": int((~ok).sum()),
-            "median_abs_err_ms": float(np.median(np.abs(e))) if e.size else np.nan,
-            "p95_abs_err_ms": float(np.percentile(np.abs(e), 95)) if e.size else np.nan,
-            "bias_ms": float(np.median(e)) if e.size else np.nan}

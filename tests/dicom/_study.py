@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from qmri_kernels.phantom.dicom_writer import Identity, write_study
-from qmri_kernels.phantom.grid import Grid, axial_grid
+from qmri_kernels.grids import Grid, axial_grid
 from qmri_kernels.phantom.protocol import PROTOCOL, SeriesProtocol
 
 MATRIX = (32, 24)

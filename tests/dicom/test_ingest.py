@@ -16,7 +16,7 @@ import pytest
 from qmri_kernels.dicom import DicomError, DicomWarning, ingest, load_series
 from qmri_kernels.dicom.bids import bids_path
 from qmri_kernels.phantom.dicom_writer import write_series
-from qmri_kernels.phantom.grid import axial_grid
+from qmri_kernels.grids import axial_grid
 from qmri_kernels.phantom.protocol import PROTOCOL
 
 from ._study import IDENTITY_STRINGS

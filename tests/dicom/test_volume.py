@@ -11,7 +11,7 @@ from qmri_kernels.dicom import DicomError, assemble, group_series, read_headers,
 from qmri_kernels.dicom.discover import discover
 from qmri_kernels.dicom.volume import LPS_TO_RAS, affine_ras, phase_convention
 from qmri_kernels.phantom.dicom_writer import write_series
-from qmri_kernels.phantom.grid import Grid
+from qmri_kernels.grids import Grid
 from qmri_kernels.phantom.protocol import PROTOCOL
 
 from ._study import IDENTITY

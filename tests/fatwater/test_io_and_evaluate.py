@@ -5,12 +5,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from qmri_kernels.fatwater import (FatWaterModel, background_noise_sigma, evaluate_fit,
-                                   load_megre)
+from qmri_kernels.fatwater import FatWaterModel, background_noise_sigma, load_megre
 from qmri_kernels.manifest import Manifest, SubjectEntry
 from qmri_kernels.phantom.dicom_writer import Identity, write_study
-from qmri_kernels.phantom.grid import axial_grid
+from qmri_kernels.grids import axial_grid
 from qmri_kernels.phantom.protocol import PROTOCOL
+from qmri_kernels.validation.fatwater import evaluate_fit
 
 from ._volumes import legs_volume
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from qmri_kernels.masks import erode_labels, transfer_labels
-from qmri_kernels.phantom.grid import Grid, axial_grid
+from qmri_kernels.grids import Grid, axial_grid
 
 
 def _world(grid):

@@ -3,7 +3,7 @@ import pytest
 
 from qmri_kernels.phantom import axial_grid
 from qmri_kernels.phantom.anatomy import random_anatomy
-from qmri_kernels.phantom.labels import MUSCLES, SIDES, label_index
+from qmri_kernels.labels import MUSCLES, SIDES, label_index
 
 
 def _slice_labels(anatomy, z, matrix=256):

@@ -9,7 +9,7 @@ import pydicom
 import pytest
 
 from qmri_kernels.phantom.dicom_writer import Identity, phase_rescale, write_series, write_study
-from qmri_kernels.phantom.grid import Grid, axial_grid
+from qmri_kernels.grids import Grid, axial_grid
 from qmri_kernels.phantom.protocol import PROTOCOL
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])

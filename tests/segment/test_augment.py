@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from qmri_kernels.phantom.labels import label_index
+from qmri_kernels.labels import label_index
 from qmri_kernels.segment import CLASS_LABELS
 from qmri_kernels.segment.augment import (SIDE_SWAP, Augmentation, augment_intensity,
                                           geometry_grids, sample_batch)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from qmri_kernels.phantom.labels import LABELS, label_index
+from qmri_kernels.labels import LABELS, label_index
 from qmri_kernels.segment import (CLASS_LABELS, N_CLASSES, class_names, classes_to_labels,
                                   labels_to_classes)
 

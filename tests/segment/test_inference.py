@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from qmri_kernels.phantom import PROTOCOL, make_subject, series_grid
-from qmri_kernels.phantom.labels import MUSCLES, label_index
+from qmri_kernels.labels import MUSCLES, label_index
 from qmri_kernels.segment import (DEFAULT_WEIGHTS, Segmenter, WeightsError, dice,
                                   load_segmenter, read_sidecar, segment_t2w)
-from qmri_kernels.segment.data import TRAIN_SEED_START, VAL_SEED_START
+from qmri_kernels.phantom.training_slices import TRAIN_SEED_START, VAL_SEED_START
 
 HELD_OUT_SEED = 300_001   # neither training, validation nor cohort
 

@@ -2,7 +2,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from qmri_kernels.phantom.grid import axial_grid
+from qmri_kernels.grids import axial_grid
 from qmri_kernels.segment import network_input, normalise_volume
 from qmri_kernels.segment.preprocess import NETWORK_INPUT, logits_to_image_grid
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qmri_kernels.phantom import make_subject
-from qmri_kernels.phantom.grid import axial_grid
+from qmri_kernels.grids import axial_grid
 from qmri_kernels.t2 import map_water_t2, resample_to_grid
 
 

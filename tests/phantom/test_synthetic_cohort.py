@@ -7,7 +7,7 @@ import pydicom
 import pytest
 
 from qmri_kernels.paper import REPORTED
-from qmri_kernels.phantom.cohort import CLINICAL, SCORES, cohort_targets, generate_cohort, identities, simulate_scores
+from qmri_kernels.phantom.synthetic_cohort import CLINICAL, SCORES, cohort_targets, generate_cohort, identities, simulate_scores
 from qmri_kernels.phantom.truth import load_truth
 from qmri_kernels.stats import weighted_kappa
 

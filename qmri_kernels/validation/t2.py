@@ -1,10 +1,9 @@
-"""Water-T2 accuracy over the synthetic cohort, and fit throughput, for chapter 4.
+"""Water-T2 accuracy against ground truth (a simulated cohort).
 
-:func:`evaluate_cohort` runs, per subject, the Dixon fat-water fit, the chapter's T2
-pipeline (:func:`qmri_kernels.t2.water_t2_subject`), the EPG fit with the fat share free
-and the mono-exponential fit, and scores every water-T2 map in the muscles against the
-phantom's truth. :func:`measure_throughput` times the EPG kernel against the SciPy
-reference on the same voxels.
+:func:`t2_errors` scores one map inside a mask; :func:`evaluate_cohort` runs, per subject,
+the Dixon fat-water fit, the T2 step (:func:`qmri_kernels.t2.water_t2_subject`), the EPG fit
+with the fat share free and the mono-exponential fit inside the *true* masks, which
+isolates the T2 step from segmentation, and scores every water-T2 map in the muscles.
 """
 
 from __future__ import annotations
@@ -15,19 +14,32 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._reference import fit_epg_voxel
-from .epg_model import EPGT2Model
-from .subject import load_mese, t2_errors, water_t2_subject
+from ..t2 import EPGT2Model, load_mese, water_t2_subject
+from ..t2.methods import METHODS
+from .truth import load_truth
 
-__all__ = ["CohortT2", "evaluate_cohort", "measure_throughput", "METHODS"]
+__all__ = ["CohortT2", "evaluate_cohort", "t2_errors", "METHODS"]
 
-#: Method key → label used in tables and figures.
-METHODS: dict[str, str] = {
-    "epg_pipeline": "EPG, fat share from Dixon, smooth B1 (pipeline)",
-    "epg_b1_free": "EPG, fat share from Dixon, voxel-wise B1",
-    "epg_free": "EPG, fat share free",
-    "monoexp": "mono-exponential (echoes 2-8)",
-}
+
+
+def t2_errors(estimate, truth, mask) -> dict:
+    """Water-T2 error statistics in ms inside ``mask``.
+
+    Returns
+    -------
+    dict
+        ``n``, ``median_abs_err_ms``, ``p95_abs_err_ms``, ``bias_ms`` (median signed error)
+        over the finite estimates, and ``n_failed`` (NaN estimates inside the mask).
+    """
+    m = np.asarray(mask, dtype=bool)
+    est = np.asarray(estimate, dtype=float)[m]
+    err = (est - np.asarray(truth, dtype=float)[m]) * 1e3
+    ok = np.isfinite(err)
+    e = err[ok]
+    return {"n": int(ok.sum()), "n_failed": int((~ok).sum()),
+            "median_abs_err_ms": float(np.median(np.abs(e))) if e.size else np.nan,
+            "p95_abs_err_ms": float(np.percentile(np.abs(e), 95)) if e.size else np.nan,
+            "bias_ms": float(np.median(e)) if e.size else np.nan}
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,6 @@ def evaluate_cohort(manifest, subjects=None, *, sample_per_subject: int = 4000,
         Seeds the voxel sample.
     """
     from ..fatwater import FatWaterModel, load_megre
-    from ..phantom.truth import load_truth
 
     start = time.perf_counter()
     gen = np.random.default_rng(rng)
@@ -117,46 +128,3 @@ def evaluate_cohort(manifest, subjects=None, *, sample_per_subject: int = 4000,
                        "bias_ms": float(np.median(e))})
     return CohortT2(pd.DataFrame(rows), pd.DataFrame(pooled),
                     pd.concat(samples, ignore_index=True), time.perf_counter() - start)
-
-
-def measure_throughput(model: EPGT2Model, data, fat_fraction=None, *, n_reference: int = 20,
-                       repeats: int = 2, rng=0) -> dict:
-    """Voxels/s of :meth:`EPGT2Model.fit` and of the SciPy reference on the same voxels.
-
-    Parameters
-    ----------
-    model : EPGT2Model
-    data : (V, n_echoes) array-like
-        Echo trains (e.g. the muscle voxels of one subject).
-    fat_fraction : (V,) array-like, optional
-        Fixed fat share per voxel (None: free).
-    n_reference : int
-        Voxels fitted by the reference (a seeded random sample).
-    repeats : int
-        Timed runs of the fast fit (the best counts; the first run's compilation and
-        dictionary building are excluded by a warm-up).
-
-    Returns
-    -------
-    dict
-        ``voxels``, ``voxels_per_s``, ``reference_voxels``, ``reference_voxels_per_s``,
-        ``ratio``, ``max_abs_t2_difference_ms`` (kernel vs reference on the sample).
-    """
-    y = np.ascontiguousarray(data, dtype=np.float32)
-    ff = None if fat_fraction is None else np.asarray(fat_fraction, dtype=float)
-    model.fit(y[:200], fat_fraction=None if ff is None else ff[:200])
-    best = np.inf
-    for _ in range(max(int(repeats), 1)):
-        t0 = time.perf_counter()
-        fit = model.fit(y, fat_fraction=ff)
-        best = min(best, time.perf_counter() - t0)
-    idx = np.random.default_rng(rng).choice(y.shape[0], min(n_reference, y.shape[0]),
-                                            replace=False)
-    t0 = time.perf_counter()
-    ref = np.array([fit_epg_voxel(model, y[i], None if ff is None else ff[i])["water_t2"]
-                    for i in idx])
-    ref_s = time.perf_counter() - t0
-    return {"voxels": int(y.shape[0]), "voxels_per_s": y.shape[0] / best,
-            "reference_voxels": int(idx.size), "reference_voxels_per_s": idx.size / ref_s,
-            "ratio": (y.shape[0] / best) / (idx.size / ref_s),
-            "max_abs_t2_difference_ms": float(1e3 * np.max(np.abs(fit.water_t2[idx] - ref)))}

@@ -12,7 +12,7 @@ FF 26.2 %, T2 69.7 ms). Reader noise per score is tuned so that the linearly wei
 kappa between the simulated R3 and R4 lands near the paper's agreement (Results and
 Discussion; Table S1 itself is not public).
 
-Run ``python -m qmri_kernels.phantom.cohort --out data/synthetic``. Everything is seeded:
+Run ``python -m qmri_kernels.phantom.synthetic_cohort --out data/synthetic``. Everything is seeded:
 re-running writes byte-identical files.
 """
 
@@ -33,7 +33,7 @@ import pandas as pd
 from ..provenance import GENERATOR_SOURCES, code_digest
 from ..stats import weighted_kappa
 from .dicom_writer import Identity, write_study
-from .labels import MUSCLES, SIDES, label_index, write_dseg_tsv
+from ..labels import MUSCLES, SIDES, label_index, write_dseg_tsv
 from .protocol import DEFAULT_MATRIX, PROTOCOL, series_grid
 from .subject import HEALTHY_FF, HEALTHY_WATER_T2, DiseaseSpec, make_subject
 
@@ -185,7 +185,7 @@ def simulate_scores(targets: pd.DataFrame, seed: int = _TARGET_SEED) -> tuple[pd
         best = None
         for sigma in np.arange(0.0, 2.0001, 0.01):
             r3, r4 = (np.clip(np.rint(latent + sigma * e), 0, 4).astype(int) for e in eps)
-            k = weighted_kappa(r3, r4)
+            k = weighted_kappa(r3, r4, weights="linear", categories=range(5)).value
             if np.isfinite(k) and (best is None or abs(k - kappa_target) < best[0] - 1e-12):
                 best = (abs(k - kappa_target), sigma, r3, r4, k)
         _, sigma, r3, r4, k = best
@@ -355,7 +355,7 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
     pd.DataFrame(summaries).to_csv(tmp / "truth" / "cohort_truth.csv", index=False, float_format="%.6g")
     write_dseg_tsv(tmp / "truth" / "dseg.tsv")
     (tmp / "truth" / "generator.json").write_text(json.dumps(
-        {"generator": "qmri_kernels.phantom.cohort", "matrix": list(matrix),
+        {"generator": "qmri_kernels.phantom.synthetic_cohort", "matrix": list(matrix),
          "seeds": {f"sub-{p:02d}": COHORT_SEEDS[p] for p in patients},
          "protocol": {k: {kk: vv for kk, vv in asdict(v).items() if kk != "extra"}
                       for k, v in PROTOCOL.items()}}, indent=1, sort_keys=True))
@@ -367,7 +367,7 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m qmri_kernels.phantom.cohort --out data/synthetic``."""
+    """Command line: ``python -m qmri_kernels.phantom.synthetic_cohort --out data/synthetic``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="data/synthetic", help="output folder (default: %(default)s)")
     ap.add_argument("--matrix", type=int, default=DEFAULT_MATRIX[0], help="in-plane matrix (square)")

@@ -1,9 +1,9 @@
-"""Train the thigh-muscle U-Net on fresh phantom subjects: ``python -m qmri_kernels.segment.train``.
+"""Train the thigh-muscle U-Net on fresh phantom subjects: ``python -m qmri_kernels.phantom.train_segmenter``.
 
 Deterministic on CPU: one seed drives the phantom noise, the augmentation and the weight
 initialisation (``torch.manual_seed``), ``torch.use_deterministic_algorithms(True)`` and a
 fixed thread count; the same command gives the same weights. Training subjects use phantom
-seeds disjoint from the synthetic cohort's (:mod:`qmri_kernels.segment.data`). Writes
+seeds disjoint from the synthetic cohort's (:mod:`qmri_kernels.phantom.training_slices`). Writes
 ``<out>/<name>.pt`` (a ``state_dict``, loadable with ``torch.load(weights_only=True)``) and
 ``<out>/<name>.json``: the file's SHA-256, the network and input configuration, the whole
 training configuration and the per-epoch log (loss, validation Dice).
@@ -30,19 +30,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..phantom.labels import MUSCLES
-from ._netgrid import coordinate_channels, resample, sampling_grid
-from ._weights import DEFAULT_NAME, WEIGHTS_DIR, sha256_of
-from .augment import Augmentation, augment_intensity, geometry_grids, sample_batch
-from .classes import CLASS_LABELS, N_CLASSES, class_names
-from .data import TRAIN_SEED_START, VAL_SEED_START, SliceSet, phantom_slices
-from .network import UNet, count_parameters
-from .preprocess import NETWORK_INPUT
+from ..labels import MUSCLES
+from ..segment._netgrid import coordinate_channels, resample, sampling_grid
+from ..segment._weights import DEFAULT_NAME, WEIGHTS_DIR, sha256_of
+from ..segment.augment import Augmentation, augment_intensity, geometry_grids, sample_batch
+from ..segment.classes import CLASS_LABELS, N_CLASSES, class_names
+from .training_slices import TRAIN_SEED_START, VAL_SEED_START, SliceSet, phantom_slices
+from ..segment.network import UNet, count_parameters
+from ..segment.preprocess import NETWORK_INPUT
 
 __all__ = ["train", "main"]
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m qmri_kernels.segment.train",
+    p = argparse.ArgumentParser(prog="python -m qmri_kernels.phantom.train_segmenter",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="output directory")
     p.add_argument("--name", default=DEFAULT_NAME, help="file stem of weights and sidecar")
@@ -211,7 +211,7 @@ def _train(args: argparse.Namespace, log, t_start: float) -> dict:
         "input": cfg,
         "classes": {"labels": list(CLASS_LABELS), "names": class_names()},
         "training": {
-            "command": "python -m qmri_kernels.segment.train",
+            "command": "python -m qmri_kernels.phantom.train_segmenter",
             "arguments": {k: str(v) if isinstance(v, Path) else v
                           for k, v in vars(args).items() if k != "out"},
             "train_seeds": [train_seeds[0], train_seeds[-1]],

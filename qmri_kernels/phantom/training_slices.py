@@ -1,7 +1,7 @@
 """Training and validation slices from freshly randomised phantom subjects.
 
 The network is trained only on phantom subjects whose seeds are disjoint from the synthetic
-cohort's (:data:`qmri_kernels.phantom.cohort.COHORT_SEEDS`, all below 1000): training seeds
+cohort's (:data:`qmri_kernels.phantom.synthetic_cohort.COHORT_SEEDS`, all below 1000): training seeds
 start at :data:`TRAIN_SEED_START`, validation seeds at :data:`VAL_SEED_START`. Each subject
 gets the T2-weighted protocol's slice stack with its position jittered along z, so the
 network sees the thigh at many levels, not only at the cohort's nine slab positions.
@@ -20,13 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..phantom import PROTOCOL, DiseaseSpec, make_subject, series_grid
-from ..phantom.labels import MUSCLES, SIDES
-from ..phantom.subject import HEALTHY_FF, HEALTHY_WATER_T2
-from ..phantom.cohort import COHORT_SEEDS
-from ._netgrid import to_canonical
-from .classes import labels_to_classes
-from .preprocess import in_plane_spacing, normalise_volume
+from .protocol import PROTOCOL, series_grid
+from .subject import DiseaseSpec, make_subject
+from ..labels import MUSCLES, SIDES
+from .subject import HEALTHY_FF, HEALTHY_WATER_T2
+from .synthetic_cohort import COHORT_SEEDS
+from ..segment._netgrid import to_canonical
+from ..segment.classes import labels_to_classes
+from ..segment.preprocess import in_plane_spacing, normalise_volume
 
 __all__ = ["TRAIN_SEED_START", "VAL_SEED_START", "SliceSet", "phantom_slices",
            "check_disjoint_from_cohort", "training_disease"]
@@ -64,7 +65,7 @@ def check_disjoint_from_cohort(seeds: Iterable[int]) -> None:
     overlap = sorted(set(int(s) for s in seeds) & set(COHORT_SEEDS.values()))
     if overlap:
         raise ValueError(f"seeds {overlap} belong to the synthetic cohort "
-                         "(qmri_kernels.phantom.cohort.COHORT_SEEDS); use seeds >= "
+                         "(qmri_kernels.phantom.synthetic_cohort.COHORT_SEEDS); use seeds >= "
                          f"{TRAIN_SEED_START} for training")
 
 

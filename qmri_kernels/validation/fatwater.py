@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["evaluate_fit", "SWAP_THRESHOLD"]
+from ..labels import LABELS
 
-#: |PDFF error| above which a voxel counts as fat-water swapped (fraction; 30 pp).
-SWAP_THRESHOLD: float = 0.30
+from ..fatwater import SWAP_THRESHOLD
+
+__all__ = ["evaluate_fit", "SWAP_THRESHOLD"]
 
 
 def _cortex_label() -> int:
     """Label of femoral cortex in the phantom's table: 5 % proton density and R2* ≈
     400 1/s put its signal at the noise level, so its PDFF is noise, not a swap."""
-    from ..phantom.labels import LABELS     # here, not at import: the phantom imports us
-
     return next(lab.index for lab in LABELS if lab.abbreviation == "COR")
 
 
 def evaluate_fit(pdff, r2star, true_pdff, true_r2star, labels) -> dict[str, float]:
     """PDFF and R2* errors of a fit against the truth, in the units tables use.
 
-    Muscles are the labels above 10 (:mod:`qmri_kernels.phantom.labels`), the body every
+    Muscles are the labels above 10 (:mod:`qmri_kernels.labels`), the body every
     label above 0. A swap is a body voxel with |PDFF error| > :data:`SWAP_THRESHOLD`;
     swaps are counted over the body with and without the femoral cortex (its signal is at
     the noise level)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from qmri_kernels.segment import Segmenter
-from qmri_kernels.segment.data import check_disjoint_from_cohort, phantom_slices
-from qmri_kernels.segment.train import main
+from qmri_kernels.phantom.training_slices import check_disjoint_from_cohort, phantom_slices
+from qmri_kernels.phantom.train_segmenter import main
 
 
 def test_cohort_seeds_are_refused():

@@ -1,0 +1,54 @@
+"""A readable excerpt of one DICOM header, with identity fields named but withheld."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["EXCERPT_KEYWORDS", "IDENTITY_KEYWORDS", "dicom_header_excerpt",
+           "first_dicom_file"]
+
+
+#: Header fields the excerpt shows (acquisition and geometry; nothing identifying).
+EXCERPT_KEYWORDS = (
+    "Manufacturer", "ManufacturerModelName", "MagneticFieldStrength", "SeriesDescription",
+    "ImageType", "ScanningSequence", "EchoTime", "EchoNumbers", "RepetitionTime", "FlipAngle",
+    "SliceThickness", "SpacingBetweenSlices", "ImagePositionPatient",
+    "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns", "RescaleSlope",
+    "RescaleIntercept",
+)
+#: Identity fields the writer fills with made-up values; the excerpt names them only.
+IDENTITY_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber",
+                     "InstitutionName", "ReferringPhysicianName", "StudyDate")
+
+
+def dicom_header_excerpt(path: str | Path) -> pd.DataFrame:
+    """Selected header fields of one DICOM file as a table (keyword, tag, VR, value).
+
+    Identity fields are listed with their value withheld: the book never prints an
+    identifier, synthetic or not (chapter "From DICOM to NIfTI" shows de-identification).
+    """
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    rows = []
+    for kw in EXCERPT_KEYWORDS + IDENTITY_KEYWORDS:
+        elem = ds.data_element(kw)
+        if elem is None:
+            continue
+        value = "(present; withheld)" if kw in IDENTITY_KEYWORDS else str(elem.value)
+        rows.append({"keyword": kw, "tag": f"({elem.tag.group:04X},{elem.tag.element:04X})",
+                     "VR": elem.VR, "value": value})
+    return pd.DataFrame(rows).set_index("keyword")
+
+
+def first_dicom_file(dicom_root: str | Path, series_description: str) -> Path:
+    """The first file (by name) under ``dicom_root`` whose SeriesDescription matches."""
+    import pydicom
+
+    for path in sorted(p for p in Path(dicom_root).rglob("*") if p.is_file()):
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesDescription", "ImageType"])
+        if ds.get("SeriesDescription") == series_description and "PHASE" not in list(ds.get("ImageType", [])):
+            return path
+    raise FileNotFoundError(f"{dicom_root}: no series described {series_description!r}")
