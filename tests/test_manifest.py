@@ -298,3 +298,62 @@ def test_find_manifest_env_var_cwd_and_package(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV_VAR)
     monkeypatch.chdir(tmp_path.parent)                # none above the cwd: the repository's
     assert find_manifest() == REPO / MANIFEST_NAME
+
+
+# ---------------------------------------------------------------- what a real study varies
+
+def test_example_subject_acquisition_series_and_masks_load(tmp_path):
+    doc = _cohort(tmp_path)
+    (tmp_path / "data/masks").mkdir()
+    (tmp_path / "data/masks/sub-02_R1.nii.gz").write_bytes(b"")
+    doc["example_subject"] = "sub-03"
+    doc["acquisition"] = {"field_strength_t": 1.5, "fat_spectrum": "ren2008-9peak",
+                          "fat_t2_ms": 120, "mese_repetition_time_s": 1.2,
+                          "mese_slice_profile": {"time_bandwidth": 3.0,
+                                                 "refocusing_width": 1.5,
+                                                 "excitation_angle_deg": 90}}
+    doc["subjects"][1]["series"] = {"megre": 5, "ignore": 9}
+    doc["subjects"][1]["masks"] = {"R1": {"path": "masks/sub-02_R1.nii.gz",
+                                          "labels": {"1": "RF_left", "7": "VL_right"}}}
+    m = load_manifest(_write(tmp_path, doc))
+    assert m.example_subject.id == "03"
+    assert m.acquisition.field_strength_t == 1.5 and m.acquisition.fat_t2_ms == 120
+    assert m.acquisition.mese_slice_profile["excitation_angle"] == pytest.approx(1.5707963)
+    assert m.acquisition.as_dict()["FatSpectrum"] == "ren2008-9peak"
+    sub = m.subject("02")
+    assert sub.roles() == {5: "megre", 9: "ignore"}
+    mask = sub.reader_mask("R1")
+    assert mask.labels == {1: ("RF", "left"), 7: ("VL", "right")}
+    assert mask.path == (tmp_path / "data/masks/sub-02_R1.nii.gz").resolve()
+    assert m.subject("01").reader_mask("R1") is None
+    assert load_manifest(_write(tmp_path, _cohort(tmp_path / "b"))).example_subject.id == "01"
+
+
+@pytest.mark.parametrize("change, entry, words", [
+    (lambda d: d["subjects"][1].update(masks={"R1": {"path": "m.nii.gz",
+                                                     "labels": {"1": "XX_left"}}}),
+     "subjects[1] (sub-02).masks.R1.labels.1", "does not match"),
+    (lambda d: d["subjects"][1].update(masks={"auto": {"path": "m.nii.gz",
+                                                       "labels": {"1": "RF_left"}}}),
+     "subjects[1] (sub-02).masks", "auto"),
+    (lambda d: d["subjects"][1].update(series={"flair": 3}),
+     "subjects[1] (sub-02).series", "unknown key"),
+    (lambda d: d.update(acquisition={"fat_spectrum": "hamilton-3peak"}),
+     "acquisition.fat_spectrum", "hamilton-3peak"),
+    (lambda d: d.update(acquisition={"mese_slice_profile": {"shape": "gauss"}}),
+     "acquisition.mese_slice_profile", ""),
+    (lambda d: d.update(example_subject="07"), "example_subject", "not one of the subjects"),
+])
+def test_bad_study_settings_name_the_entry(tmp_path, change, entry, words):
+    doc = _cohort(tmp_path)
+    change(doc)
+    err = _error(_write(tmp_path, doc), check_paths=False)
+    assert entry in str(err) and words in str(err)
+
+
+def test_a_missing_mask_file_is_named(tmp_path):
+    doc = _cohort(tmp_path)
+    doc["subjects"][0]["masks"] = {"R2": {"path": "masks/none.nii.gz",
+                                          "labels": {"1": "RF_left"}}}
+    err = _error(_write(tmp_path, doc))
+    assert "subjects[0] (sub-01).masks.R2.path" in str(err) and "none.nii.gz" in str(err)

@@ -321,3 +321,63 @@ def test_command_line(cohort, manifest, capsys):
         pipeline.run_subject(manifest, "01", ["fatwater", "dixon"])
     description = json.loads((manifest.derivatives / "dataset_description.json").read_text())
     assert description["DatasetType"] == "derivative"
+
+
+# ------------------------------------------------------- manifest overrides, own masks
+
+def _manifest_with(cohort: Path, name: str, **subject_13) -> object:
+    path = _manifest(cohort, f"derivatives/{name}")
+    doc = yaml.safe_load(path.read_text())
+    doc["subjects"][1].update(subject_13)
+    path = path.with_name(f"{name}.yaml")
+    path.write_text(yaml.safe_dump(doc))
+    return load_manifest(path)
+
+
+def test_a_series_override_naming_no_series_is_named_and_writes_nothing(cohort):
+    m = _manifest_with(cohort, "override", series={"megre": 42})
+    with pytest.raises(pipeline.StageInputError) as info:
+        pipeline.ensure_ingested(m, "13")
+    assert str(m.path) in str(info.value) and "sub-13.series" in str(info.value)
+    assert "no series number 42" in str(info.value)
+    assert not (Path(m.derivatives) / "sub-13").exists()
+
+
+def test_a_series_override_sets_the_role(cohort):
+    m = _manifest_with(cohort, "ignore", series={"ignore": 7})     # the MESE, set aside
+    files = pipeline.ensure_ingested(m, "13").paths
+    assert any(n.endswith("_MEGRE.nii.gz") for n in files)
+    assert not any("MESE" in n for n in files)
+    m2 = _manifest_with(cohort, "ignore", series={"mese": 7})      # changed override
+    assert pipeline.ensure_ingested(m2, "13").computed
+    assert any("MESE" in n for n in pipeline.ensure_ingested(m2, "13").paths)
+
+
+@needs_weights
+def test_a_readers_own_mask_enters_like_the_networks(cohort, tmp_path):
+    import nibabel as nib
+
+    m0 = load_manifest(_manifest(cohort, "derivatives/own"))
+    pipeline.ensure_ingested(m0, "13")
+    truth = load_truth(m0, "13", "megre")               # a mask drawn on the Dixon grid,
+    own = np.where(truth["labels"] == label_index("VL", "right"), 5, 0)  # other values
+    own = np.where(truth["labels"] == label_index("RF", "left"), 9, own).astype(np.int16)
+    nib.save(nib.Nifti1Image(own, truth["affine"]), tmp_path / "vl.nii.gz")
+    m = _manifest_with(cohort, "own", masks={"R7": {"path": str(tmp_path / "vl.nii.gz"),
+                                                    "labels": {"5": "VL_right"}}})
+    lab = pipeline.reader_labels(m, "13", "R7")
+    t2w = lab["labels_R7"]
+    assert set(np.unique(t2w)) <= {0, label_index("VL", "right")}      # 9 is not mapped
+    assert (t2w > 0).sum() > 100
+    assert lab.sidecars["labels_R7"]["DrawnOnGrid"] == "megre"
+    moved = pipeline.transferred_labels(m, "13", reader="R7")
+    assert (moved["labels_R7_mese"] == label_index("VL", "right")).any()
+    assert "R7" not in pipeline.saved_readers(m)            # sub-01 has no R7 mask
+    assert "R7" in pipeline.saved_readers(m, ["13"])
+    # on no series' grid: named, nothing written
+    nib.save(nib.Nifti1Image(own[:-1], truth["affine"]), tmp_path / "bad.nii.gz")
+    bad = _manifest_with(cohort, "own", masks={"R8": {"path": str(tmp_path / "bad.nii.gz"),
+                                                      "labels": {"5": "VL_right"}}})
+    with pytest.raises(pipeline.StageInputError, match="masks.R8.*grid of none"):
+        pipeline.reader_labels(bad, "13", "R8")
+    assert not D.map_exists(bad.derivatives, "13", "labels_R8")

@@ -63,7 +63,7 @@ _ICC_ALIASES = {
     **{kind.upper(): kind for kind in ICC_KINDS},
     # McGraw & Wong (1996): one-way, absolute agreement (A), consistency (C)
     "ICC(1)": "ICC(1,1)", "ICC(A,1)": "ICC(2,1)", "ICC(C,1)": "ICC(3,1)",
-    "ICC(A,K)": "ICC(2,k)", "ICC(C,K)": "ICC(3,k)",
+    "ICC(K)": "ICC(1,k)", "ICC(A,K)": "ICC(2,k)", "ICC(C,K)": "ICC(3,k)",
     # pingouin / R psych short names
     "ICC1": "ICC(1,1)", "ICC2": "ICC(2,1)", "ICC3": "ICC(3,1)",
     "ICC1K": "ICC(1,k)", "ICC2K": "ICC(2,k)", "ICC3K": "ICC(3,k)",
@@ -387,6 +387,10 @@ def _as_scores(values, name: str) -> np.ndarray:
         raise StatsError(f"{name} must be 1-D, got shape {arr.shape}")
     if arr.size == 0:
         raise StatsError(f"{name} is empty")
+    if arr.dtype.kind in "US" and not isinstance(values, np.ndarray):
+        # keep labels as given: NumPy would turn [0, "mild"] into strings
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = list(values)
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise StatsError(f"{name} contains {int(np.sum(~np.isfinite(arr)))} missing (NaN) "
                          "score(s); drop unrated items first")
@@ -490,7 +494,7 @@ def weighted_kappa(rater_a, rater_b, weights: str | None = "linear",
     else:
         if isinstance(categories, (str, bytes)):
             raise StatsError(f"categories must be a sequence of scores, got {categories!r}")
-        cats = tuple(np.asarray(list(categories)).tolist())
+        cats = tuple(c.item() if isinstance(c, np.generic) else c for c in categories)
         if len(set(cats)) != len(cats):
             raise StatsError(f"categories has duplicate entries: {list(cats)}")
         if len(cats) < 2:

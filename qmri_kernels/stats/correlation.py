@@ -146,7 +146,9 @@ def spearman(x, y) -> SpearmanResult:
 
     References
     ----------
-    Spearman C (1904), Am J Psychol 15:72-101.
+    - Spearman C (1904), Am J Psychol 15:72-101.
+    - Zar JH (1972). Significance testing of the Spearman rank correlation coefficient.
+      J Am Stat Assoc 67:578-580 (accuracy of the t approximation).
 
     Examples
     --------
@@ -184,8 +186,11 @@ def p_from_r(r: float, n: int) -> float:
 
     References
     ----------
-    Student / Fisher: the null distribution of r under bivariate normality; for Spearman's ρ
-    it is the large-sample approximation SPSS uses.
+    - Fisher RA (1915). Frequency distribution of the values of the correlation coefficient in
+      samples from an indefinitely large population. Biometrika 10:507-521 (exact for
+      Pearson's r under bivariate normality).
+    - Zar JH (1972). J Am Stat Assoc 67:578-580 (the same formula as an approximation for
+      Spearman's ρ, as SPSS uses it).
 
     Examples
     --------
