@@ -93,7 +93,6 @@ BIDSIGNORE_PATTERNS: tuple[str, ...] = (
     "/roi_statistics.json",
 )
 
-_GRIDS = ("megre", "mese", "t2w")
 _SPACE = {"megre": "MEGRE", "mese": "MESE"}
 _LABEL_NAME = re.compile(r"^labels_(?P<reader>[A-Za-z0-9]+?)(?:_(?P<grid>megre|mese))?$")
 

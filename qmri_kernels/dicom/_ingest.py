@@ -304,5 +304,6 @@ def load_subject_series(manifest, subject: str, role: str, part: str = "mag"):
     try:
         return load_series(manifest.derivatives, entry.bids_id, role, part)
     except DicomError:
-        ingest(entry.dicom_root, manifest.derivatives, entry.id)
+        ingest(entry.dicom_root, manifest.derivatives, entry.id,
+               roles=getattr(entry, "roles", dict)())
         return load_series(manifest.derivatives, entry.bids_id, role, part)

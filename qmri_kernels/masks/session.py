@@ -31,6 +31,15 @@ The history keeps only the changed voxels (flat indices and old values), never w
 
 The session is pure: no widget code (the view is :class:`qmri_kernels.widgets.mask_qa.
 MaskQAWidget`), no global state; every array it hands out is a read-only copy.
+
+References
+----------
+Wang F, Fang S, Li J, et al. (2023). Correlation analysis of quantitative MRI measurements
+of thigh muscles with histopathology in patients with idiopathic inflammatory myopathy. Eur
+Radiol Exp 7:45. doi:10.1186/s41747-023-00350-z
+
+Dice LR (1945). Measures of the amount of ecologic association between species. Ecology
+26(3):297–302. doi:10.2307/1932409
 """
 
 from __future__ import annotations
@@ -658,7 +667,10 @@ class MaskSession:
         maps : mapping of str to (array, affine) or image, optional
             Maps in SI units keyed by library name: ``"pdff"`` (MEGRE grid) and
             ``"water_t2"`` (MESE grid); others of :data:`qmri_kernels.masks.MAP_UNITS` are
-            measured too. Default: those on disk (:meth:`load_maps`).
+            measured too, maps of the derivatives table without a unit there (``"water"``,
+            residuals) are skipped, so ``{**fat_water.maps, **t2.maps}`` of the pipeline's
+            stages can be passed as they are (a stage result itself too). Default: those on
+            disk (:meth:`load_maps`).
         erode_mm : float
             In-plane erosion of the carried label (mm).
         labels : {"current", "auto"}
@@ -675,7 +687,7 @@ class MaskSession:
         Raises
         ------
         MaskSessionError
-            A map without a unit, not 3-D, or without an affine; no slab thickness;
+            An unknown map name, a map not 3-D, or without an affine; no slab thickness;
             ``labels`` not "current" or "auto".
         """
         if labels not in ("current", "auto"):
@@ -689,13 +701,18 @@ class MaskSession:
                                "ff_percent": float("nan"), "water_t2_ms": float("nan")}
         src = self.grid
         mask = (self._labels if labels == "current" else self._auto) == idx
-        for name, vol in maps.items():
+        rois: dict[tuple, np.ndarray] = {}      # one transfer per target grid
+        for name, vol in getattr(maps, "maps", maps).items():
             if name not in MAP_UNITS:
+                if name in D.MAPS:                 # a known map without a table unit
+                    continue
                 raise MaskSessionError(f"map {name!r} has no unit; use one of "
                                        f"{sorted(MAP_UNITS)}")
             data, affine = _map_volume(vol, name)
-            roi = _transfer_one(mask, src, data.shape, affine, erode_mm)
-            values = data[roi]
+            key = (data.shape, np.round(affine, 6).tobytes())
+            if key not in rois:
+                rois[key] = _transfer_one(mask, src, data.shape, affine, erode_mm)
+            values = data[rois[key]]
             values = values[np.isfinite(values)]
             column, factor = MAP_UNITS[name]
             out[column] = float(values.mean(dtype=np.float64) * factor) if values.size \

@@ -87,11 +87,6 @@ def series_grid(protocol: SeriesProtocol, matrix: tuple[int, int] = DEFAULT_MATR
                       z_centre=z_centre + protocol.z_offset)
 
 
-def echo_times_array(protocol: SeriesProtocol) -> np.ndarray:
-    """Echo times in s as an array, shape (n_echoes,)."""
-    return np.asarray(protocol.echo_times, dtype=float)
-
-
 def protocol_table(matrix: tuple[int, int] = DEFAULT_MATRIX, fov_mm: float = FOV_MM):
     """The synthetic protocol as a DataFrame (same columns as :data:`qmri_kernels.paper.PROTOCOL_TABLE`)."""
     import pandas as pd

@@ -104,15 +104,3 @@ def fit_tables(acq: Acquisition, grid: Grid, water_t1: float, fat_t2: float, fat
     for a in (cww, cwf, cff):
         a.setflags(write=False)
     return water, fat, cww, cwf, cff
-
-
-def catmull_rom_weights(t: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cubic-convolution weights of the 4 neighbours and their derivatives at ``t``∈[0,1).
-
-    NumPy mirror of the kernel's weights (used by the tests).
-    """
-    t2, t3 = t * t, t * t * t
-    w = 0.5 * np.array([-t3 + 2 * t2 - t, 3 * t3 - 5 * t2 + 2, -3 * t3 + 4 * t2 + t, t3 - t2])
-    d = 0.5 * np.array([-3 * t2 + 4 * t - 1, 9 * t2 - 10 * t, -9 * t2 + 8 * t + 1,
-                        3 * t2 - 2 * t])
-    return w, d
