@@ -30,7 +30,8 @@ nothing is not recorded). Undo reverts the latest edit (or group of edits made i
 The history keeps only the changed voxels (flat indices and old values), never whole volumes.
 
 The session is pure: no widget code (the view is :class:`qmri_kernels.widgets.mask_qa.
-MaskQAWidget`), no global state; every array it hands out is a read-only copy.
+MaskQAWidget`), no global state; every array it hands out is read-only (copies of the
+labels, views of what never changes).
 
 References
 ----------
@@ -94,9 +95,10 @@ class _Change:
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
+    """A copy that cannot be made writeable again (a view of a read-only array)."""
     out = np.array(arr, copy=True)
     out.setflags(write=False)
-    return out
+    return out.view()
 
 
 def _now() -> str:
@@ -190,10 +192,11 @@ class MaskSession:
         Raises
         ------
         MaskSessionError
-            Unknown subject, bad reader id, no ingested T2-weighted image that can be made,
-            saved labels (the reader's or the network's) whose shape or affine differs from
-            the T2-weighted image, saved labels holding values not in the label table, or a
-            saved label volume without its sidecar.
+            Unknown subject; bad reader id; a reader whose mask file the manifest names
+            (the pipeline's labels of that reader come from the file); no ingested
+            T2-weighted image that can be made; saved labels (the reader's or the
+            network's) whose shape or affine differs from the T2-weighted image, or holding
+            values not in the label table; a saved label volume without its sidecar.
         """
         reader = _check_reader(reader)
         try:
@@ -201,6 +204,13 @@ class MaskSession:
         except KeyError as exc:
             raise MaskSessionError(f"subject {subject!r}: {exc.args[0] if exc.args else exc}"
                                    ) from None
+        own = getattr(entry, "reader_mask", lambda _: None)(reader)
+        if own is not None:
+            # the pipeline rebuilds labels_<reader> from that file; edits would be lost
+            raise MaskSessionError(
+                f"reader {reader} of {entry.bids_id} has a mask file named in the manifest "
+                f"({getattr(own, 'path', own)}); the pipeline takes that reader's labels from "
+                "it, so correct that file, or review under another reader id")
         root = Path(manifest.derivatives)
         series = _load_t2w(manifest, entry.id)
         shape, affine = tuple(series.data.shape[:3]), np.asarray(series.affine, float)
@@ -236,18 +246,18 @@ class MaskSession:
 
     @property
     def auto_labels(self) -> np.ndarray:
-        """The network's labels, (nx, ny, nz) int16 — a read-only copy."""
-        return _readonly(self._auto)
+        """The network's labels, (nx, ny, nz) int16 (a read-only view)."""
+        return self._auto.view()
 
     @property
     def image(self) -> np.ndarray:
-        """The T2-weighted image, (nx, ny, nz) float32 (read-only)."""
-        return self._image
+        """The T2-weighted image, (nx, ny, nz) float32 (a read-only view)."""
+        return self._image.view()
 
     @property
     def affine(self) -> np.ndarray:
-        """Voxel centre → world RAS mm, (4, 4) (read-only)."""
-        return self._affine
+        """Voxel centre → world RAS mm, (4, 4) (a read-only view)."""
+        return self._affine.view()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -646,21 +656,24 @@ class MaskSession:
             if name not in self._maps_cache and D.map_exists(root, self.subject, name):
                 data, affine, _ = D.read_map(root, self.subject, name)
                 data.setflags(write=False)
-                self._maps_cache[name] = (data, affine)
+                affine.setflags(write=False)
+                self._maps_cache[name] = (data.view(), affine.view())   # cannot be unlocked
         return {n: self._maps_cache[n] for n in names if n in self._maps_cache}
 
-    def stats(self, maps: Mapping[str, Any] | None = None, *, erode_mm: float = 0.0,
+    def stats(self, maps: Mapping[str, Any] | None = None, *, erode_mm: float | None = None,
               labels: str = "current") -> dict[str, Any]:
         """Mean PDFF and water T2 of the biopsied muscle inside the current labels.
 
         The biopsied muscle's label is carried from the T2-weighted grid onto each map's
-        grid in world coordinates exactly as the pipeline's ROI table does it
-        (:func:`qmri_kernels.masks.transfer_labels`, shape-based, ``erode_mm`` as
-        :func:`qmri_kernels.pipeline.roi_table`, whose default is 0), but only that one
-        label and only within its bounding box (a few voxels wider): a few tens of
-        milliseconds instead of a second for the whole label volume. The result equals the
-        full transfer except where the muscle's interpolated shape would overlap a
-        neighbour's in a slab gap (the deeper one wins there in the full transfer).
+        grid in world coordinates and eroded in-plane exactly as the pipeline's ROI table
+        does it (:func:`qmri_kernels.masks.transfer_labels`, shape-based, then
+        :func:`qmri_kernels.masks.erode_labels` by
+        :data:`qmri_kernels.pipeline.ROI_ERODE_MM`), but only that one label and only
+        within its bounding box (a few voxels wider): tens of milliseconds instead of a
+        second for the whole label volume. The result equals the full transfer except where
+        the muscle's interpolated shape would overlap a neighbour's in a slab gap (the
+        deeper one wins there in the full transfer; for the cohort's biopsied muscles no
+        voxel differs).
 
         Parameters
         ----------
@@ -671,8 +684,10 @@ class MaskSession:
             residuals) are skipped, so ``{**fat_water.maps, **t2.maps}`` of the pipeline's
             stages can be passed as they are (a stage result itself too). Default: those on
             disk (:meth:`load_maps`).
-        erode_mm : float
-            In-plane erosion of the carried label (mm).
+        erode_mm : float, optional
+            In-plane erosion of the carried label (mm); default the pipeline's
+            :data:`~qmri_kernels.pipeline.ROI_ERODE_MM` (1.7 mm, one pixel of the cohort's
+            images); 0 measures the carried label as it is.
         labels : {"current", "auto"}
             Measure the current labels, or the network's (for comparison).
 
@@ -688,12 +703,19 @@ class MaskSession:
         ------
         MaskSessionError
             An unknown map name, a map not 3-D, or without an affine; no slab thickness;
-            ``labels`` not "current" or "auto".
+            ``labels`` not "current" or "auto"; a negative ``erode_mm``.
         """
         if labels not in ("current", "auto"):
             raise MaskSessionError(f"labels must be 'current' or 'auto', got {labels!r}")
         if maps is None:
             maps = self.load_maps()
+        if erode_mm is None:
+            from ..pipeline.stages import ROI_ERODE_MM     # the pipeline's setting
+            erode_mm = ROI_ERODE_MM
+        erode_mm = float(erode_mm)
+        if not (math.isfinite(erode_mm) and erode_mm >= 0):
+            raise MaskSessionError(f"erode_mm must be a non-negative number of mm, got "
+                                   f"{erode_mm}")
         idx = self.biopsy_label
         out: dict[str, Any] = {"muscle": self.biopsy_muscle, "side": self.biopsy_side,
                                "label": idx,
@@ -764,7 +786,7 @@ def _load_t2w(manifest: Any, subject: str):
         from ..pipeline import stages
         stages.ensure_ingested(manifest, subject)
         return load_series(root, subject, "t2w")
-    except (DicomError, OSError) as exc:
+    except (DicomError, OSError, ValueError) as exc:    # ValueError: StageInputError
         raise MaskSessionError(f"sub-{subject}: no T2-weighted image to review the labels on: "
                                f"{exc}") from exc
 
