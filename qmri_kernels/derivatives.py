@@ -139,7 +139,29 @@ class MapSpec:
         return self.suffix == "dseg"
 
     def stem(self, subject: str) -> str:
-        """File name without extension, e.g. ``sub-01_desc-water_T2map``."""
+        """File name without extension, e.g. ``sub-01_desc-water_T2map``.
+
+        Parameters
+        ----------
+        subject : str
+            Subject id, ``"01"`` or ``"sub-01"`` (letters and digits after the prefix).
+
+        Returns
+        -------
+        str
+            ``sub-<label>``, then the entities (``key-value``) in BIDS order, then the
+            suffix, joined by ``_``.
+
+        Raises
+        ------
+        DerivativesError
+            If ``subject`` is not a BIDS label.
+
+        Examples
+        --------
+        >>> MAPS["water_t2"].stem("sub-01")
+        'sub-01_desc-water_T2map'
+        """
         parts = [f"sub-{_subject_label(subject)}"]
         parts += [f"{k}-{v}" for k, v in self.entities]
         return "_".join(parts + [self.suffix])
@@ -222,10 +244,29 @@ MAPS: dict[str, MapSpec] = {s.name: s for s in (
 def map_spec(name: str | MapSpec) -> MapSpec:
     """The :class:`MapSpec` of ``name``: a key of :data:`MAPS` or ``labels_<reader>[_<grid>]``.
 
+    Parameters
+    ----------
+    name : str or MapSpec
+        A key of :data:`MAPS` (``"pdff"``, ``"water_t2"`` ...), or a reader's label name
+        ``labels_<reader>`` / ``labels_<reader>_megre`` / ``labels_<reader>_mese``
+        (built by :func:`label_spec`). A :class:`MapSpec` is returned unchanged.
+
+    Returns
+    -------
+    MapSpec
+        How the map is named and stored (datatype, entities, suffix, units, grid).
+
     Raises
     ------
     DerivativesError
         If the name is unknown (the message lists the known ones).
+
+    Examples
+    --------
+    >>> map_spec("r2star").units
+    '1/s'
+    >>> map_spec("labels_R2_mese").grid
+    'mese'
     """
     if isinstance(name, MapSpec):
         return name
@@ -286,7 +327,28 @@ def _files_of(path: Path, spec: MapSpec) -> list[Path]:
 
 
 def map_exists(root: str | os.PathLike, subject: str, name: str | MapSpec) -> bool:
-    """Whether the map's NIfTI, its sidecar (and, for labels, its ``dseg.tsv``) all exist."""
+    """Whether the map's NIfTI, its sidecar (and, for labels, its ``dseg.tsv``) all exist.
+
+    Parameters
+    ----------
+    root : path-like
+        Derivative root (``manifest.derivatives``).
+    subject : str
+        ``"01"`` or ``"sub-01"``.
+    name : str or MapSpec
+        See :data:`MAPS` and :func:`map_spec`.
+
+    Returns
+    -------
+    bool
+        True only if every file of the map is a regular file; nothing is read or checked
+        for content.
+
+    Raises
+    ------
+    DerivativesError
+        If ``name`` is unknown or ``subject`` is not a BIDS label.
+    """
     spec = map_spec(name)
     return all(p.is_file() for p in _files_of(map_path(root, subject, spec), spec))
 
@@ -294,8 +356,23 @@ def map_exists(root: str | os.PathLike, subject: str, name: str | MapSpec) -> bo
 def bids_uri(root: str | os.PathLike, path: str | os.PathLike) -> str:
     """BIDS URI of a file inside the derivative dataset at ``root``.
 
-    ``bids::sub-01/anat/sub-01_T2w.nii.gz`` (the current dataset); a file outside ``root``
-    is given by its absolute path.
+    Parameters
+    ----------
+    root : path-like
+        Derivative root (the dataset the URI is relative to).
+    path : path-like
+        File to name; it need not exist. Both paths are resolved (symlinks, ``..``).
+
+    Returns
+    -------
+    str
+        ``bids::sub-01/anat/sub-01_T2w.nii.gz`` (relative to the current dataset) for a
+        file under ``root``; the absolute POSIX path of a file outside ``root``.
+
+    Examples
+    --------
+    >>> bids_uri("deriv", "deriv/sub-01/anat/sub-01_T2map.nii.gz")
+    'bids::sub-01/anat/sub-01_T2map.nii.gz'
     """
     root_r = Path(root).resolve()
     p = Path(path).resolve()
@@ -483,10 +560,33 @@ def write_map(root: str | os.PathLike, subject: str, name: str | MapSpec, data: 
               affine: Any, *, sidecar: Mapping[str, Any] | None = None) -> Path:
     """Write one map (NIfTI + JSON sidecar [+ dseg.tsv]) atomically; see :func:`write_maps`.
 
+    Parameters
+    ----------
+    root : path-like
+        Derivative root (created if missing).
+    subject : str
+        ``"01"`` or ``"sub-01"``.
+    name : str or MapSpec
+        See :data:`MAPS` and :func:`map_spec`.
+    data : (nx, ny, nz) array-like
+        A map in the SI unit of its spec (s, 1/s, Hz, fraction in [0, 1]; stored float32,
+        NaN for no value) or integer labels 0..32767 (stored int16).
+    affine : (4, 4) array-like
+        Voxel centre → RAS mm (scanner space); stored as both qform and sform.
+    sidecar : mapping, optional
+        Extra JSON keys (``Sources``, fit settings, ``StageRun`` ...). None: only
+        ``Units``, ``Description`` and ``GeneratedBy``.
+
     Returns
     -------
     Path
         The NIfTI file.
+
+    Raises
+    ------
+    DerivativesError
+        As :func:`write_maps`: unknown name, data not 3-D, bad affine, non-integer labels,
+        ±inf, complex data, a non-JSON sidecar or a contradicting ``Units``.
     """
     spec = map_spec(name)
     return write_maps(root, subject, {spec: (data, affine, dict(sidecar or {}))})[spec.name]
@@ -500,12 +600,22 @@ def read_run_id(root: str | os.PathLike, subject: str, name: str | MapSpec) -> s
     root : path-like
         Derivative root.
     subject : str
+        ``"01"`` or ``"sub-01"``.
     name : str or MapSpec
+        See :data:`MAPS` and :func:`map_spec`.
 
     Returns
     -------
     str or None
-        The id :func:`write_maps` wrote from the sidecar's ``StageRun``.
+        The id :func:`write_maps` wrote from the sidecar's ``StageRun``; None if the map
+        was written without one.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the map's NIfTI does not exist.
+    DerivativesError
+        If ``name`` is unknown or ``subject`` is not a BIDS label.
     """
     text = bytes(nib.load(map_path(root, subject, name)).header["descrip"]).decode(
         "ascii", "replace").rstrip("\x00")
@@ -516,10 +626,27 @@ def read_run_id(root: str | os.PathLike, subject: str, name: str | MapSpec) -> s
 def read_sidecar(root: str | os.PathLike, subject: str, name: str | MapSpec) -> dict:
     """The JSON sidecar of a map (without reading the image).
 
+    Parameters
+    ----------
+    root : path-like
+        Derivative root.
+    subject : str
+        ``"01"`` or ``"sub-01"``.
+    name : str or MapSpec
+        See :data:`MAPS` and :func:`map_spec`.
+
+    Returns
+    -------
+    dict
+        The sidecar's keys: ``Units``, ``Description``, ``GeneratedBy`` and whatever the
+        writing stage added (``Sources``, fit settings, ``StageRun``).
+
     Raises
     ------
     FileNotFoundError
         If the sidecar is missing.
+    DerivativesError
+        If ``name`` is unknown or ``subject`` is not a BIDS label.
     """
     spec = map_spec(name)
     side = _sidecar_path(map_path(root, subject, spec))
@@ -533,18 +660,30 @@ def read_map(root: str | os.PathLike, subject: str, name: str | MapSpec
              ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Read a map written by :func:`write_map`.
 
+    Parameters
+    ----------
+    root : path-like
+        Derivative root.
+    subject : str
+        ``"01"`` or ``"sub-01"``.
+    name : str or MapSpec
+        See :data:`MAPS` and :func:`map_spec`.
+
     Returns
     -------
     data : ndarray, (nx, ny, nz)
         float32 maps (SI units, NaN for no value) or int16 labels.
-    affine : (4, 4) ndarray
+    affine : (4, 4) ndarray of float64
         Voxel centre → RAS mm.
     sidecar : dict
+        The JSON sidecar (see :func:`read_sidecar`).
 
     Raises
     ------
     FileNotFoundError
         If the NIfTI or its sidecar is missing (the message names the file).
+    DerivativesError
+        If ``name`` is unknown or ``subject`` is not a BIDS label.
     """
     spec = map_spec(name)
     path = map_path(root, subject, spec)
@@ -584,8 +723,23 @@ def _descriptions_tsv() -> str:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write a UTF-8 text file atomically (temporary name, then :func:`os.replace`);
-    an unchanged file is left alone. Returns the path."""
+    """Write a UTF-8 text file atomically (temporary name, then :func:`os.replace`).
+
+    An existing file with exactly this content is left alone (its modification time
+    unchanged); missing parent folders are created.
+
+    Parameters
+    ----------
+    path : path-like
+        Target file.
+    text : str
+        Full new content, written as UTF-8 without newline translation.
+
+    Returns
+    -------
+    Path
+        ``path`` as a :class:`~pathlib.Path`.
+    """
     path = Path(path)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return path
@@ -600,6 +754,11 @@ def write_dataset_files(root: str | os.PathLike) -> None:
     An existing ``dataset_description.json`` (e.g. written by the DICOM ingest) is kept and
     this package's ``GeneratedBy`` entry added to it if absent; ``DatasetType`` is
     "derivative". Each file is replaced atomically and only when its content changes.
+
+    Parameters
+    ----------
+    root : path-like
+        Derivative root (created if missing).
 
     Raises
     ------

@@ -45,10 +45,17 @@ def chess_saturation(offset_hz, field_strength: float = 3.0,
         the local field map).
     field_strength : float
         B0, T.
+    bandwidth_hz : float
+        Full width at half maximum of the Gaussian saturation band, Hz.
+    efficiency : float
+        Fraction saturated at the band centre.
+    centre_ppm : float
+        Chemical shift of the band centre, ppm (1.3: methylene).
 
     Returns
     -------
     ndarray, same shape as ``offset_hz``, values in [0, efficiency].
+        Saturated fraction (0: untouched, ``efficiency`` at the band centre).
     """
     centre = GAMMA_BAR_HZ_PER_T * field_strength * (centre_ppm - WATER_PPM) * 1e-6
     x = (np.asarray(offset_hz, dtype=float) - centre) / bandwidth_hz
@@ -67,10 +74,20 @@ def residual_fat_weight(fieldmap_hz, field_strength: float = 3.0,
     ----------
     fieldmap_hz : array-like, shape (...)
         Local off-resonance ψ, Hz.
+    field_strength : float
+        B0, T.
+    fat_spectrum : FatSpectrum
+        Fat peaks (ppm) and relative amplitudes.
+    bandwidth_hz : float
+        FWHM of the CHESS band, Hz.
+    efficiency : float
+        Fraction of magnetisation saturated at the band centre.
 
     Returns
     -------
     ndarray, shape (...), in [0, 1]. About 0.17 on resonance with the defaults.
+        Fraction of the fat signal left after saturation (NaN where ``fieldmap_hz`` is
+        NaN).
     """
     psi = np.asarray(fieldmap_hz, dtype=float)[..., None]
     f = fat_spectrum.frequencies_hz(field_strength)
@@ -99,10 +116,27 @@ def mese_fat_share(pdff, fieldmap_hz, repetition_time: float, field_strength: fl
         Off-resonance during the T2 scan, Hz (the Dixon field map is a fair estimate).
     repetition_time : float
         TR of the spin-echo train, s (1.046 s in Wang 2023).
+    field_strength : float
+        B0, T.
+    water_t1, fat_t1 : float
+        T1 of muscle water and of fat, s (saturation recovery over TR).
+    fat_spectrum : FatSpectrum
+        Fat peaks saturated by the CHESS pulse.
+    bandwidth_hz : float
+        FWHM of the CHESS band, Hz.
+    efficiency : float
+        Fraction of magnetisation saturated at the band centre.
 
     Returns
     -------
-    ndarray, shape (...), in [0, 1].
+    ndarray, shape broadcast(pdff, fieldmap_hz), in [0, 1]
+        Fat fraction of the echo-train amplitude. Where ``pdff`` or ``fieldmap_hz`` is
+        NaN the result is 0, not NaN: mask such voxels yourself.
+
+    Raises
+    ------
+    ValueError
+        If a finite ``pdff`` lies outside [0, 1] or ``repetition_time`` is not positive.
     """
     ff = np.asarray(pdff, dtype=float)
     if np.any(ff[np.isfinite(ff)] < 0) or np.any(ff[np.isfinite(ff)] > 1):

@@ -47,14 +47,33 @@ class Grid:
         return np.linalg.norm(self.affine[:3, :3], axis=0)
 
     def slice_world(self, k: int) -> np.ndarray:
-        """World RAS coordinates (mm) of the centres of slice ``k``, shape (nx, ny, 3)."""
+        """World RAS coordinates (mm) of the voxel centres of slice ``k``.
+
+        Parameters
+        ----------
+        k : int
+            Slice index along the third axis; not range-checked (a ``k`` outside
+            ``0..nz-1`` extrapolates the affine).
+
+        Returns
+        -------
+        (nx, ny, 3) ndarray of float
+            ``[i, j]`` holds the (x, y, z) position in mm of voxel ``(i, j, k)``.
+        """
         nx, ny, _ = self.shape
         i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
         ijk = np.stack([i, j, np.full_like(i, k)], axis=-1).astype(float)
         return ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
 
     def slice_z(self) -> np.ndarray:
-        """World z (mm, superior positive) of each slice centre, shape (nz,)."""
+        """World z (mm, superior positive) of each slice centre.
+
+        Returns
+        -------
+        (nz,) ndarray of float
+            z of voxel ``(0, 0, k)``: ``affine[2, 2] * k + affine[2, 3]``. For an axial
+            stack (no obliquity) this is the z of the whole slice.
+        """
         k = np.arange(self.shape[2])
         return self.affine[2, 2] * k + self.affine[2, 3]
 
@@ -84,6 +103,15 @@ def axial_grid(matrix: tuple[int, int] = (256, 256), fov_mm: float = 420.0,
     Returns
     -------
     Grid
+        Shape ``(nx, ny, n_slices)``; voxel size ``fov_mm / nx`` × ``fov_mm / ny`` ×
+        (thickness + gap) mm, with the in-plane centre on the isocentre and the stack
+        centred on ``z_centre``.
+
+    Raises
+    ------
+    ValueError
+        If ``matrix`` has fewer than 2 voxels along an axis, ``n_slices`` < 1,
+        ``slice_thickness`` or ``fov_mm`` is not positive, or ``gap`` is negative.
     """
     nx, ny = int(matrix[0]), int(matrix[1])
     if nx < 2 or ny < 2 or n_slices < 1:

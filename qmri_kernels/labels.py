@@ -63,10 +63,27 @@ LABELS: tuple[Label, ...] = _build()
 def label_index(muscle: str, side: str) -> int:
     """Label index of ``muscle`` (abbreviation, e.g. ``"RF"``) on ``side`` ("left"/"right").
 
+    Parameters
+    ----------
+    muscle : str
+        Abbreviation from :data:`MUSCLES` (``"RF"``, ``"VL"`` ... ``"SM"``), case-sensitive.
+    side : {"right", "left"}
+        The patient's side.
+
+    Returns
+    -------
+    int
+        11–21 for right muscles, 31–41 for left ones, in the order of :data:`MUSCLES`.
+
     Raises
     ------
     ValueError
         If the muscle or the side is unknown.
+
+    Examples
+    --------
+    >>> label_index("RF", "right"), label_index("SM", "left")
+    (11, 41)
     """
     if muscle not in MUSCLES:
         raise ValueError(f"unknown muscle {muscle!r}; expected one of {', '.join(MUSCLES)}")
@@ -76,7 +93,29 @@ def label_index(muscle: str, side: str) -> int:
 
 
 def label_by_index(index: int) -> Label:
-    """The :class:`Label` with ``index``; ``KeyError`` if there is none."""
+    """The :class:`Label` with ``index``.
+
+    Parameters
+    ----------
+    index : int
+        Label value in a ``dseg`` volume (1–4 tissues, 11–21 right and 31–41 left muscles;
+        0, background, has no row).
+
+    Returns
+    -------
+    Label
+        The row of :data:`LABELS`.
+
+    Raises
+    ------
+    KeyError
+        If no label has this index (background 0 included).
+
+    Examples
+    --------
+    >>> label_by_index(31).abbreviation
+    'RF_L'
+    """
     for lab in LABELS:
         if lab.index == index:
             return lab
@@ -84,12 +123,46 @@ def label_by_index(index: int) -> Label:
 
 
 def muscle_labels(side: str | None = None) -> tuple[Label, ...]:
-    """Muscle labels, of one side or both."""
+    """Muscle labels, of one side or both.
+
+    Parameters
+    ----------
+    side : {None, "right", "left"}
+        None: both sides (right first). Any other string gives an empty tuple.
+
+    Returns
+    -------
+    tuple of Label
+        The muscle rows of :data:`LABELS` (tissue labels 1–4 excluded), in label order:
+        11 per side.
+
+    Examples
+    --------
+    >>> [lab.index for lab in muscle_labels("left")][:3]
+    [31, 32, 33]
+    """
     return tuple(lab for lab in LABELS if lab.side is not None and (side is None or lab.side == side))
 
 
 def write_dseg_tsv(path: str | Path) -> Path:
-    """Write the label table as a BIDS ``dseg.tsv`` (index, name, abbreviation, color)."""
+    """Write the label table as a BIDS ``dseg.tsv`` (index, name, abbreviation, color).
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file, overwritten if present; its folder must exist.
+
+    Returns
+    -------
+    Path
+        ``path``. The file is tab-separated, one header row then one row per entry of
+        :data:`LABELS` (background 0 is not listed), colours as ``#rrggbb``.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written (e.g. the folder does not exist).
+    """
     path = Path(path)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")

@@ -206,7 +206,16 @@ class Acquisition:
     mese_slice_profile: dict | bool = True
 
     def as_dict(self) -> dict:
-        """The settings as JSON-ready keys (for sidecars)."""
+        """The settings as JSON-ready keys (for sidecars).
+
+        Returns
+        -------
+        dict
+            ``FieldStrengthDefault`` (T or None), ``FatSpectrum`` (name),
+            ``FatT2ms`` (ms or None), ``MESERepetitionTimeDefault`` (s or None) and
+            ``MESESliceProfile`` (dict of slice-profile settings, or bool). None means
+            "not set here: taken from the headers / the library default".
+        """
         return {"FieldStrengthDefault": self.field_strength_t,
                 "FatSpectrum": self.fat_spectrum, "FatT2ms": self.fat_t2_ms,
                 "MESERepetitionTimeDefault": self.mese_repetition_time_s,
@@ -243,11 +252,30 @@ class SubjectEntry:
     masks: tuple = ()
 
     def roles(self) -> dict[int, str]:
-        """SeriesNumber → role overrides for :func:`qmri_kernels.dicom.ingest`."""
+        """SeriesNumber → role overrides for :func:`qmri_kernels.dicom.ingest`.
+
+        Returns
+        -------
+        dict of int to str
+            The manifest's ``series`` mapping inverted: SeriesNumber → ``"megre"``,
+            ``"mese"``, ``"t2w"`` or ``"ignore"``; empty when the headers decide.
+        """
         return {number: role for role, number in self.series.items()}
 
     def reader_mask(self, reader: str) -> ReaderMask | None:
-        """The reader's own mask file, if the manifest names one."""
+        """The reader's own mask file, if the manifest names one.
+
+        Parameters
+        ----------
+        reader : str
+            Reader id as in the manifest's ``masks`` (``"R1"``; case-sensitive).
+
+        Returns
+        -------
+        ReaderMask or None
+            None if the manifest gives this subject no mask by ``reader`` (the reader's
+            labels then come from the pipeline, not from a file).
+        """
         return next((m for m in self.masks if m.reader == reader), None)
 
     @property
@@ -310,7 +338,24 @@ class Manifest:
         return self.subject(self.example_id) if self.example_id else self.subjects[0]
 
     def subject(self, subject_id: str) -> SubjectEntry:
-        """The subject with ``subject_id`` (``"01"`` or ``"sub-01"``); ``KeyError`` if none."""
+        """The subject with ``subject_id`` (``"01"`` or ``"sub-01"``).
+
+        Parameters
+        ----------
+        subject_id : str
+            ``"01"`` or ``"sub-01"``; compared with :attr:`SubjectEntry.id` after
+            dropping the ``sub-`` prefix.
+
+        Returns
+        -------
+        SubjectEntry
+            The entry as loaded (paths absolute).
+
+        Raises
+        ------
+        KeyError
+            If the manifest has no such subject (the message lists the ones it has).
+        """
         key = _strip_prefix(subject_id)
         for s in self.subjects:
             if s.id == key:
@@ -325,6 +370,17 @@ def find_manifest(start: str | Path | None = None) -> Path:
     Order: the file named by ``$QMRI_MANIFEST``; else ``data_manifest.yaml`` in ``start``
     (default: the working directory) or its nearest parent having one; else the one at the
     top of the repository this package is imported from.
+
+    Parameters
+    ----------
+    start : str or Path, optional
+        Directory where the upward search begins. None: the current working directory.
+        Ignored when ``$QMRI_MANIFEST`` is set.
+
+    Returns
+    -------
+    Path
+        The manifest file (not read or validated; see :func:`load_manifest`).
 
     Raises
     ------

@@ -26,6 +26,12 @@ def subject_label(subject: str, error: type[Exception] = ValueError) -> str:
     str
         The label without the prefix.
 
+    Raises
+    ------
+    Exception
+        ``error`` (ValueError by default) if the id, after dropping ``sub-``, is not
+        letters and digits.
+
     Examples
     --------
     >>> subject_label("sub-01"), subject_label("13")

@@ -39,6 +39,7 @@ def pdff_crlb(water, fat, r2star, fieldmap, echo_times, noise_sigma,
     field_strength : float
         B0 in tesla.
     fat_spectrum : FatSpectrum
+        Fat peaks (ppm) and relative amplitudes of the signal model.
 
     Returns
     -------
@@ -113,6 +114,7 @@ def background_noise_sigma(signal, background) -> float:
     Parameters
     ----------
     signal : complex array-like, shape (..., n_echoes)
+        Complex echoes, signal units.
     background : bool array-like, shape signal.shape[:-1]
         Voxels without tissue (at least 100).
 

@@ -352,7 +352,19 @@ class FatWaterFit:
         return self._how.copy()
 
     def predict(self, echo_times=None) -> np.ndarray:
-        """Model signal at ``echo_times`` (s; default the model's), shape (..., n_echoes)."""
+        """Model signal at ``echo_times`` (s; default the model's), shape (..., n_echoes).
+
+        Parameters
+        ----------
+        echo_times : (n_echoes,) array-like, optional
+            Echo times in s at which to evaluate the fitted model; None: the model's own.
+
+        Returns
+        -------
+        ndarray of complex128, shape (..., n_echoes)
+            :func:`~qmri_kernels.fatwater.signal` of the fitted W, F, R2* and field map,
+            in signal units; NaN outside the fitted mask.
+        """
         te = self.model.echo_times if echo_times is None else np.asarray(echo_times, float)
         return _forward(self.water_complex, self.fat_complex, self.r2star, self.fieldmap, te,
                         self.model.field_strength, self.model.fat_spectrum)

@@ -38,12 +38,15 @@ def load_megre(manifest, subject: str) -> MegreData:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort; images are read from (and ingested into) ``manifest.derivatives``.
     subject : str
         ``"13"`` or ``"sub-13"``.
 
     Returns
     -------
     MegreData
+        Complex echoes (nx, ny, nz, n_echoes) complex64 in signal units, echo times (s),
+        the affine (voxel centre → RAS mm) and B0 (T; NaN if the sidecar gives none).
 
     Raises
     ------

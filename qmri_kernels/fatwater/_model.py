@@ -12,6 +12,26 @@ def fat_phasor(echo_times, field_strength: float = 3.0,
     """Complex fat basis c_n = Σ_p a_p exp(i 2π f_p t_n), shape (n_echoes,).
 
     Yu et al. 2008 (MRM 60:1122), eq. 2; peaks of ``fat_spectrum`` at ``field_strength`` T.
+
+    Parameters
+    ----------
+    echo_times : (n_echoes,) array-like
+        Echo times in s.
+    field_strength : float
+        B0 in tesla.
+    fat_spectrum : FatSpectrum
+        Peak shifts (ppm) and relative amplitudes (summing to 1).
+
+    Returns
+    -------
+    (n_echoes,) ndarray of complex128
+        Fat signal of unit amplitude at each echo time relative to water on resonance
+        (1 at t = 0; no R2* or field-map factor).
+
+    Examples
+    --------
+    >>> complex(fat_phasor([0.0])[0])
+    (1+0j)
     """
     te = np.asarray(echo_times, dtype=float)
     f = fat_spectrum.frequencies_hz(field_strength)
@@ -45,6 +65,13 @@ def signal(water, fat, r2star, fieldmap, echo_times, field_strength: float = 3.0
     Returns
     -------
     ndarray, complex128, shape (..., n_echoes)
+        Signal in the units of ``water`` and ``fat``; the spatial shape is
+        ``water``, ``fat``, ``r2star`` and ``fieldmap`` broadcast together.
+
+    Raises
+    ------
+    ValueError
+        If ``echo_times`` is not 1-D (or the amplitude and map shapes do not broadcast).
 
     Examples
     --------

@@ -46,7 +46,14 @@ class Throughput:
         return self.voxels_per_second / self.reference_voxels_per_second
 
     def as_dict(self) -> dict:
-        """All fields plus the derived rates, for tables and JSON."""
+        """All fields plus the derived rates, for tables and JSON.
+
+        Returns
+        -------
+        dict
+            The dataclass fields (voxel counts; times in s) and ``voxels_per_second``,
+            ``reference_voxels_per_second`` (voxels/s) and ``ratio`` (dimensionless).
+        """
         d = asdict(self)
         d.update(voxels_per_second=self.voxels_per_second,
                  reference_voxels_per_second=self.reference_voxels_per_second,
@@ -68,17 +75,33 @@ def measure_throughput(model: FatWaterModel, signal, mask=None, *, n_reference: 
     Parameters
     ----------
     model : FatWaterModel
+        The model to time (its ``fit`` is called ``repeats`` + 2 times).
     signal : complex array-like, shape (..., n_echoes)
+        Complex echoes, signal units.
     mask : bool array-like, shape signal.shape[:-1], optional
+        Voxels to fit; None: all.
     n_reference : int
         Voxels fitted by the reference.
     repeats : int
         Timed runs of the fast fit.
     rng : int or numpy.random.Generator
+        Seed or generator of the reference's voxel sample.
 
     Returns
     -------
     Throughput
+        Wall times in s (best fast fit, its three stages, the reference) and voxel counts;
+        rates in voxels/s via its properties.
+
+    Raises
+    ------
+    TypeError
+        If ``signal`` is real (the fit needs the phase) or ``mask`` is not boolean or
+        numeric.
+    ValueError
+        If the last axis of ``signal`` is not the model's echo count, ``mask`` has
+        another spatial shape or selects no voxel, or ``n_reference`` or ``repeats`` is
+        below 1.
     """
     arr = check_complex_signal(signal, model.n_echoes)
     m = check_mask(mask, arr.shape[:-1])

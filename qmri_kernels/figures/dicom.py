@@ -41,6 +41,29 @@ def plot_slice_positions(bids_dir: str | os.PathLike, subject: str) -> plt.Figur
     One row per series (magnitude only); a slab is drawn from z − thickness/2 to
     z + thickness/2 around each slice centre, so the gaps between slabs are visible and
     the three protocols' different positions can be compared.
+
+    Parameters
+    ----------
+    bids_dir : str or path-like
+        Root of the ingested images (the manifest's ``derivatives``), holding
+        ``sub-XX/anat/*.nii.gz`` with JSON sidecars.
+    subject : str
+        ``"13"`` or ``"sub-13"``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        x: world z of the slab extents, mm (slice centres from the affine, thickness
+        from the sidecar's ``SliceThickness``); one row per series, labelled with
+        thickness and gap (mm).
+
+    Raises
+    ------
+    ValueError
+        If the subject has no ingested magnitude series (nothing to draw) or the id is
+        not a BIDS label.
+    KeyError
+        If a first echo's sidecar gives no ``SliceThickness``.
     """
     series = [(info, path) for info, path in _first_echoes(Path(bids_dir), subject)
               if info["part"] == "mag"]
@@ -74,6 +97,27 @@ def plot_echo_montage(bids_dir: str | os.PathLike, subject: str,
 
     Magnitude in grey (1st–99th percentile window), phase in a cyclic map from −π to π;
     radiological view (patient right on the left, anterior up).
+
+    Parameters
+    ----------
+    bids_dir : str or path-like
+        Root of the ingested images (the manifest's ``derivatives``).
+    subject : str
+        ``"13"`` or ``"sub-13"``.
+    z_mm : float
+        World z (mm, superior positive) of the wanted slice; each series shows its slice
+        centre nearest to it (from voxel (0, 0, k) of an axial stack).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per series and part (T2w, MEGRE magnitude and phase, MESE), titled
+        with the echo time (ms) and the slice's z (mm).
+
+    Raises
+    ------
+    ValueError
+        If the subject has no ingested series or the id is not a BIDS label.
     """
     series = _first_echoes(Path(bids_dir), subject)
     fig, axes = plt.subplots(1, len(series), figsize=(3.2 * len(series), 3.4), squeeze=False)

@@ -22,14 +22,28 @@ def disk_footprint(radius_mm: float, spacing_mm: tuple[float, float]) -> np.ndar
     Parameters
     ----------
     radius_mm : float
-        Radius in mm (non-negative).
+        Radius in mm (non-negative; a negative radius gives an empty footprint).
     spacing_mm : (2,) tuple of float
         Pixel spacing along the first two axes, mm.
 
     Returns
     -------
     (2 ra + 1, 2 rb + 1, 1) ndarray of bool
-        ``True`` at offsets (a, b) with (a·dx)² + (b·dy)² ≤ radius².
+        ``True`` at offsets (a, b) with (a·dx)² + (b·dy)² ≤ radius², where
+        ra = floor(radius / dx) and rb = floor(radius / dy); radius 0 gives the single
+        centre pixel.
+
+    Raises
+    ------
+    ValueError
+        If a spacing is not positive.
+
+    Examples
+    --------
+    >>> disk_footprint(1.0, (1.0, 1.0))[:, :, 0].astype(int)
+    array([[0, 1, 0],
+           [1, 1, 1],
+           [0, 1, 0]])
     """
     dx, dy = (float(s) for s in spacing_mm)
     if not (dx > 0 and dy > 0):

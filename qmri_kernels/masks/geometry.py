@@ -96,6 +96,14 @@ def grid_from_image(image: Any, slice_thickness: float | None = None) -> Grid:
     Returns
     -------
     Grid
+        Shape ``image.shape[:3]`` (nx, ny, nz), the image's affine (voxel centre → RAS
+        mm) and the slab thickness in mm.
+
+    Raises
+    ------
+    ValueError
+        If the image has fewer than 3 dimensions, its affine is not a finite (4, 4)
+        array, or ``slice_thickness`` is not positive.
     """
     shape = tuple(int(s) for s in image.shape[:3])
     if len(shape) != 3:
@@ -109,7 +117,30 @@ def grid_from_image(image: Any, slice_thickness: float | None = None) -> Grid:
 
 
 def as_grid(grid: Any, name: str) -> Grid:
-    """Accept a :class:`Grid` or an image with ``.shape``/``.affine``; else a clear error."""
+    """Accept a :class:`Grid` or an image with ``.shape``/``.affine``; else a clear error.
+
+    Parameters
+    ----------
+    grid : Grid or image
+        A :class:`~qmri_kernels.grids.Grid` (returned as is) or anything with ``.shape``
+        and ``.affine`` (converted by :func:`grid_from_image`, slices taken as
+        contiguous).
+    name : str
+        What the argument is called by the caller (``"source"``, ``"target"``), used in
+        the error message.
+
+    Returns
+    -------
+    Grid
+        The grid of ``grid``.
+
+    Raises
+    ------
+    TypeError
+        If ``grid`` is neither a Grid nor has ``.shape`` and ``.affine``.
+    ValueError
+        As :func:`grid_from_image` for an image with a bad shape or affine.
+    """
     if isinstance(grid, Grid):
         return grid
     if hasattr(grid, "affine") and hasattr(grid, "shape"):

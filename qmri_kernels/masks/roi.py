@@ -128,6 +128,20 @@ def roi_statistics(labels: Any, maps: Mapping[str, Any], *, subject: Any, reader
 def write_roi_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write an ROI table (one or many subjects) as tidy CSV; returns the path.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        As :func:`roi_statistics` returns (or several concatenated): at least the
+        columns of :data:`ROI_COLUMNS`, units in the ``map`` names; all columns are
+        written, in the table's order, floats with 6 significant digits.
+    path : str or Path
+        Output CSV (overwritten); missing parent folders are created.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
     Raises
     ------
     ValueError

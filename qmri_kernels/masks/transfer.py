@@ -110,6 +110,12 @@ class LabelTransfer:
         ``nearest_source_slice``, ``distance_to_source_slab_mm`` (0 inside a slab, else the
         distance to the nearest slab face), ``covered_fraction`` (of the slice's voxels) and
         ``status`` (``"in slab"``, ``"in gap"`` or ``"excluded"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``nz`` rows (target slices) with the columns above; positions are taken at
+            the in-plane centre of each target slice, distances in mm.
         """
         src = self.source_grid
         nx, ny, nz = self.grid.shape
@@ -129,7 +135,16 @@ class LabelTransfer:
                              "status": status})
 
     def summary(self) -> str:
-        """One line for logs and notebooks."""
+        """One line for logs and notebooks.
+
+        Returns
+        -------
+        str
+            How many target slices are covered, the method (and erosion, mm), and the
+            indices of the excluded slices, e.g. ``"16 of 18 target slices covered by
+            the source stack (shape interpolation); excluded (outside the source
+            extent): [0, 17]"``.
+        """
         ex = self.excluded_slices
         return (f"{len(self.covered_slices)} of {self.grid.shape[2]} target slices covered "
                 f"by the source stack ({self.method} interpolation"
@@ -234,6 +249,7 @@ def signed_distance_2d(mask: np.ndarray, spacing: tuple[float, float],
     Parameters
     ----------
     mask : (nx, ny) ndarray of bool
+        One label of one slice.
     spacing : (2,) tuple of float
         Pixel spacing in mm.
     absent : float
@@ -242,6 +258,8 @@ def signed_distance_2d(mask: np.ndarray, spacing: tuple[float, float],
     Returns
     -------
     (nx, ny) ndarray of float32
+        Signed distance in mm (negative inside ``mask``); ``absent`` everywhere for an
+        empty mask.
     """
     if not mask.any():
         return np.full(mask.shape, absent, dtype=np.float32)

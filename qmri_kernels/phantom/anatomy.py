@@ -73,25 +73,80 @@ class LegAnatomy:
         return 1.0 if self.side == "right" else -1.0
 
     def local(self, points: np.ndarray) -> np.ndarray:
-        """World (..., 3) → leg frame (..., 2): lateral u, anterior v in mm."""
+        """World (..., 3) → leg frame (..., 2): lateral u, anterior v in mm.
+
+        Parameters
+        ----------
+        points : (..., 3) ndarray of float
+            World RAS positions, mm; only x and y are used.
+
+        Returns
+        -------
+        (..., 2) ndarray of float
+            ``u`` (mm towards this leg's lateral side) and ``v`` (mm anterior) relative
+            to the leg centre; z is dropped.
+        """
         u = self.lateral_sign * (points[..., 0] - self.centre[0])
         v = points[..., 1] - self.centre[1]
         return np.stack([u, v], axis=-1)
 
     def outline_radius(self, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Radius (mm) of the skin outline at polar angle ``theta`` (rad) and height ``z``."""
+        """Radius (mm) of the skin outline at polar angle ``theta`` (rad) and height ``z``.
+
+        Parameters
+        ----------
+        theta : ndarray of float
+            Polar angle in the leg frame, rad (0 = lateral, π/2 = anterior).
+        z : ndarray of float
+            World z, mm (+ proximal); broadcast against ``theta``.
+
+        Returns
+        -------
+        ndarray of float
+            Distance from the leg centre to the skin surface, mm: an ellipse of
+            :attr:`semi_axes` modulated by the contour harmonics and scaled by
+            ``1 + taper_per_mm * z``. Shape: ``theta`` and ``z`` broadcast.
+        """
         a, b = self.semi_axes
         r = a * b / np.sqrt((b * np.cos(theta)) ** 2 + (a * np.sin(theta)) ** 2)
         mod = 1.0 + sum(amp * np.cos(k * theta + ph) for k, amp, ph in self.contour_modes)
         return r * mod * (1.0 + self.taper_per_mm * z)
 
     def fat_radius(self, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Local subcutaneous fat (+ skin) thickness, mm."""
+        """Local subcutaneous fat (+ skin) thickness, mm.
+
+        Parameters
+        ----------
+        theta : ndarray of float
+            Polar angle in the leg frame, rad (0 = lateral, π/2 = anterior).
+        z : ndarray of float
+            World z, mm (+ proximal); broadcast against ``theta``.
+
+        Returns
+        -------
+        ndarray of float
+            Thickness in mm, measured inwards from the skin outline:
+            ``fat_thickness * (1 + amp cos(theta - angle)) * (1 - 0.001 z)``, thickest at
+            the angle of :attr:`fat_modulation` and thinning proximally.
+        """
         amp, ang = self.fat_modulation
         return self.fat_thickness * (1.0 + amp * np.cos(theta - ang)) * (1.0 - 0.001 * z)
 
     def labels(self, points: np.ndarray) -> np.ndarray:
-        """Label indices at world ``points`` (..., 3); 0 outside this leg."""
+        """Label indices at world ``points`` (..., 3); 0 outside this leg.
+
+        Parameters
+        ----------
+        points : (..., 3) ndarray of float
+            World RAS positions, mm.
+
+        Returns
+        -------
+        (...) ndarray of int16
+            :mod:`qmri_kernels.labels` indices: 1 subcutaneous fat and skin, 2 femoral
+            cortex, 3 marrow, 4 intermuscular fat/fascia, this side's muscles (11–21
+            right, 31–41 left); 0 outside the skin outline.
+        """
         lab = np.zeros(points.shape[:-1], dtype=np.int16)
         uv = self.local(points)
         z = points[..., 2]
@@ -110,7 +165,19 @@ class LegAnatomy:
         return lab
 
     def skin_mask(self, points: np.ndarray) -> np.ndarray:
-        """True in the outermost ``skin_thickness`` mm of the leg."""
+        """True in the outermost ``skin_thickness`` mm of the leg.
+
+        Parameters
+        ----------
+        points : (..., 3) ndarray of float
+            World RAS positions, mm.
+
+        Returns
+        -------
+        (...) ndarray of bool
+            True where the point lies inside the skin outline and less than
+            :attr:`skin_thickness` mm (radially) from it.
+        """
         uv = self.local(points)
         r = np.hypot(uv[..., 0], uv[..., 1])
         theta = np.arctan2(uv[..., 1], uv[..., 0])
@@ -118,7 +185,20 @@ class LegAnatomy:
         return (r <= r_out) & (r > r_out - self.skin_thickness)
 
     def compartment_scale(self, z: np.ndarray) -> np.ndarray:
-        """(..., 2) lateral and anterior scale (mm) of the fascial compartment."""
+        """(..., 2) lateral and anterior scale (mm) of the fascial compartment.
+
+        Parameters
+        ----------
+        z : (...) ndarray of float
+            World z, mm (+ proximal).
+
+        Returns
+        -------
+        (..., 2) ndarray of float
+            Lateral and anterior semi-axes of the compartment (outline semi-axes tapered
+            to ``z`` minus the mean fat thickness), mm; the muscle sites live in
+            coordinates divided by these.
+        """
         s = 1.0 + self.taper_per_mm * z
         a = self.semi_axes[0] * s - self.fat_thickness
         b = self.semi_axes[1] * s - self.fat_thickness
@@ -154,7 +234,19 @@ class ThighAnatomy:
     legs: tuple[LegAnatomy, LegAnatomy]
 
     def labels(self, points: np.ndarray) -> np.ndarray:
-        """Label indices at world ``points`` (..., 3), see :mod:`.labels`."""
+        """Label indices at world ``points`` (..., 3), see :mod:`qmri_kernels.labels`.
+
+        Parameters
+        ----------
+        points : (..., 3) ndarray of float
+            World RAS positions, mm.
+
+        Returns
+        -------
+        (...) ndarray of int16
+            Labels of whichever leg contains the point (see :meth:`LegAnatomy.labels`;
+            where outlines overlap the left leg wins); 0 outside both legs.
+        """
         lab = np.zeros(points.shape[:-1], dtype=np.int16)
         for leg in self.legs:
             lab_leg = leg.labels(points)
@@ -162,9 +254,37 @@ class ThighAnatomy:
         return lab
 
     def skin_mask(self, points: np.ndarray) -> np.ndarray:
+        """True in the skin of either leg.
+
+        Parameters
+        ----------
+        points : (..., 3) ndarray of float
+            World RAS positions, mm.
+
+        Returns
+        -------
+        (...) ndarray of bool
+            Union of the legs' :meth:`LegAnatomy.skin_mask`.
+        """
         return self.legs[0].skin_mask(points) | self.legs[1].skin_mask(points)
 
     def leg(self, side: str) -> LegAnatomy:
+        """The anatomy of one leg.
+
+        Parameters
+        ----------
+        side : {"right", "left"}
+            The subject's side.
+
+        Returns
+        -------
+        LegAnatomy
+
+        Raises
+        ------
+        ValueError
+            If ``side`` is not ``"right"`` or ``"left"``.
+        """
         return self.legs[SIDES.index(side)]
 
 
@@ -181,6 +301,13 @@ def random_anatomy(rng: np.random.Generator | int, sex: str = "M") -> ThighAnato
     Returns
     -------
     ThighAnatomy
+        Right and left legs (in :data:`qmri_kernels.labels.SIDES` order), every shape
+        parameter drawn from ``rng``; the same seed gives the same anatomy.
+
+    Raises
+    ------
+    ValueError
+        If ``sex`` is not ``"M"`` or ``"F"``.
     """
     rng = np.random.default_rng(rng)
     if sex not in ("M", "F"):

@@ -192,6 +192,8 @@ def phase_rescale() -> tuple[float, float, str, str]:
         Radians per stored step (≈ 2π/65536) and the phase of stored value 0 (−π), parsed
         back from the DS strings so that writing and reading use identical numbers.
     slope_ds, intercept_ds : str
+        The DICOM decimal strings written as RescaleSlope and RescaleIntercept
+        (at most 16 characters).
     """
     slope_ds, intercept_ds = _ds(2 * np.pi / 65536), _ds(-np.pi)
     return float(slope_ds), float(intercept_ds), slope_ds, intercept_ds

@@ -56,6 +56,7 @@ class SeriesProtocol:
 
     @property
     def n_echoes(self) -> int:
+        """Number of echoes (length of :attr:`echo_times`)."""
         return len(self.echo_times)
 
 
@@ -81,14 +82,55 @@ PROTOCOL: dict[str, SeriesProtocol] = {
 
 def series_grid(protocol: SeriesProtocol, matrix: tuple[int, int] = DEFAULT_MATRIX,
                 fov_mm: float = FOV_MM, z_centre: float = 0.0) -> Grid:
-    """The voxel grid of a series: the protocol's slices around ``z_centre`` (mm)."""
+    """The voxel grid of a series: the protocol's slices around ``z_centre`` (mm).
+
+    Parameters
+    ----------
+    protocol : SeriesProtocol
+        The series (slice thickness, gap, number of slices and z offset are used), e.g.
+        ``PROTOCOL["mese"]``.
+    matrix : (2,) tuple of int
+        In-plane (nx, ny).
+    fov_mm : float
+        Square field of view, mm.
+    z_centre : float
+        World z (mm, + proximal) of the stack centre before the protocol's
+        ``z_offset`` is added.
+
+    Returns
+    -------
+    Grid
+        Axial grid (:func:`qmri_kernels.grids.axial_grid`) of shape
+        ``(nx, ny, protocol.n_slices)``, centred on ``z_centre + protocol.z_offset``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`qmri_kernels.grids.axial_grid` for a matrix below 2 × 2 or a
+        non-positive field of view.
+    """
     return axial_grid(matrix=matrix, fov_mm=fov_mm, slice_thickness=protocol.slice_thickness,
                       gap=protocol.gap, n_slices=protocol.n_slices,
                       z_centre=z_centre + protocol.z_offset)
 
 
 def protocol_table(matrix: tuple[int, int] = DEFAULT_MATRIX, fov_mm: float = FOV_MM):
-    """The synthetic protocol as a DataFrame (same columns as :data:`qmri_kernels.paper.PROTOCOL_TABLE`)."""
+    """The synthetic protocol as a DataFrame (same columns as :data:`qmri_kernels.paper.PROTOCOL_TABLE`).
+
+    Parameters
+    ----------
+    matrix : (2,) tuple of int
+        In-plane (nx, ny), shown with the pixel size.
+    fov_mm : float
+        Square field of view, mm.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``role`` (megre, mese, t2w); columns ``sequence``, ``te_ms`` (text:
+        range, spacing and echo count), ``tr_ms``, ``slice_thickness_mm``, ``gap_mm``
+        and ``matrix`` (text).
+    """
     import pandas as pd
 
     rows = []

@@ -91,6 +91,7 @@ def simulate_reader(session: MaskSession, habit: ReaderHabit, true_labels: np.nd
     session : MaskSession
         Opened on the network's labels.
     habit : ReaderHabit
+        The reader's border habit and correction rate (e.g. an entry of :data:`READERS`).
     true_labels : (nx, ny, nz) ndarray of int
         The simulator's true labels on the T2-weighted grid.
 
@@ -173,6 +174,7 @@ def simulate_readers(manifest: Any, subjects=None, readers=READERS) -> list[dict
     subjects : iterable of str, optional
         Default: all.
     readers : sequence of ReaderHabit
+        Simulated readers (default :data:`READERS`: R1 trims borders, R2 extends them).
 
     Returns
     -------

@@ -114,7 +114,39 @@ def _validation_dice(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def train(args: argparse.Namespace, log=print) -> dict:
-    """Run the training described by ``args`` (the parsed command line); return the sidecar."""
+    """Run the training described by ``args`` (the parsed command line); return the sidecar.
+
+    Simulates the training and validation subjects (:func:`phantom_slices`), trains the
+    :class:`~qmri_kernels.segment.network.UNet` deterministically and writes
+    ``<args.out>/<args.name>.pt`` and ``.json``. Torch's intra-op thread count is set to
+    ``args.threads`` for the run and restored afterwards.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The options of ``python -m qmri_kernels.phantom.train_segmenter`` (see ``--help``):
+        ``out`` (Path), ``name``, ``n_train``, ``n_val``, ``train_seed_start``,
+        ``val_seed_start``, ``epochs``, ``batch_size``, ``lr`` (peak learning rate),
+        ``weight_decay``, ``base_channels``, ``depth``, ``net_spacing_mm`` (mm),
+        ``seed``, ``threads``, ``no_augment``.
+    log : callable of str, optional
+        Receives one progress line per step and epoch (default :func:`print`).
+
+    Returns
+    -------
+    dict
+        The JSON sidecar written beside the weights: file name and SHA-256, parameter
+        count, network and input configuration, class table, the training configuration
+        and timings (s), and ``log``, one entry per epoch (loss, validation Dice per class
+        and muscle mean).
+
+    Raises
+    ------
+    ValueError
+        If ``n_train``, ``n_val``, ``epochs`` or ``batch_size`` is below 1,
+        ``net_spacing_mm`` is not positive, the training and validation seed ranges
+        overlap, or a seed belongs to the synthetic cohort.
+    """
     if args.n_train < 1 or args.n_val < 1 or args.epochs < 1 or args.batch_size < 1:
         raise ValueError("n_train, n_val, epochs and batch_size must be >= 1")
     t_start = time.perf_counter()
@@ -236,7 +268,19 @@ def _train(args: argparse.Namespace, log, t_start: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
+    """Command-line entry point.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; None reads :data:`sys.argv`.
+
+    Returns
+    -------
+    int
+        Exit status, 0 after the weights and sidecar were written (argparse exits with 2
+        on a bad option; errors of :func:`train` propagate).
+    """
     args = _parser().parse_args(argv)
     train(args, log=lambda msg: print(msg, flush=True))
     return 0

@@ -61,7 +61,20 @@ class SliceSet:
 
 
 def check_disjoint_from_cohort(seeds: Iterable[int]) -> None:
-    """Raise ``ValueError`` if a seed is one of the cohort's (the test set must stay unseen)."""
+    """Raise ``ValueError`` if a seed is one of the cohort's (the test set must stay unseen).
+
+    Parameters
+    ----------
+    seeds : iterable of int
+        Phantom seeds meant for training or validation (converted with ``int``).
+
+    Raises
+    ------
+    ValueError
+        If any seed is a value of
+        :data:`qmri_kernels.phantom.synthetic_cohort.COHORT_SEEDS`; the message lists
+        the overlapping seeds.
+    """
     overlap = sorted(set(int(s) for s in seeds) & set(COHORT_SEEDS.values()))
     if overlap:
         raise ValueError(f"seeds {overlap} belong to the synthetic cohort "
@@ -75,6 +88,18 @@ def training_disease(rng: np.random.Generator) -> DiseaseSpec:
     Per subject, a chronicity c and an activity a uniform in [0, 1]; per muscle and side,
     independently, PDFF = healthy + c·Gamma(1.2, 0.10) (clipped to 0.7) and water T2 =
     healthy + a·Gamma(1.5, 0.02 s) (clipped to 0.12 s); patchiness uniform in [0.2, 0.6].
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of every draw (2 + 2 × 22 + 1 values); :func:`phantom_slices` seeds it
+        with ``[seed, 7]`` so the disease is a function of the subject's seed.
+
+    Returns
+    -------
+    DiseaseSpec
+        ``muscle_ff`` (fraction, healthy 0.03 up to 0.7) and ``muscle_t2`` (s, healthy
+        0.035 up to 0.12) for all 22 (muscle, side) pairs, and the patchiness.
     """
     chronic, activity = rng.uniform(0, 1, size=2)
     ff, t2 = {}, {}
@@ -106,6 +131,15 @@ def phantom_slices(seeds: Iterable[int], *, z_jitter_mm: float = 9.0,
     Returns
     -------
     SliceSet
+        All subjects' slices in canonical orientation, stacked along the first axis
+        (subject by subject, ``n_slices`` of the T2-weighted protocol each), images
+        normalised float32, classes uint8, spacing in mm.
+
+    Raises
+    ------
+    ValueError
+        If a seed is a cohort seed (:func:`check_disjoint_from_cohort`) or
+        ``z_jitter_mm`` is negative or NaN.
     """
     seeds = tuple(int(s) for s in seeds)
     check_disjoint_from_cohort(seeds)

@@ -30,7 +30,30 @@ def _bids(subject: str) -> str:
 
 
 def truth_path(truth_root: str | Path, subject: str, role: str, key: str) -> Path:
-    """Path of one truth map (``key`` from :data:`TRUTH_MAPS` or ``"labels"``)."""
+    """Path of one truth map (``key`` from :data:`TRUTH_MAPS` or ``"labels"``).
+
+    Parameters
+    ----------
+    truth_root : str or Path
+        The cohort's ``truth`` folder.
+    subject : str
+        ``"13"`` or ``"sub-13"``.
+    role : {"megre", "mese", "t2w"}
+        Series whose grid the map is on.
+    key : str
+        ``"labels"`` or a key of :data:`TRUTH_MAPS` (``"pdff"``, ``"water_t2"`` ...).
+
+    Returns
+    -------
+    Path
+        ``<truth_root>/sub-XX/sub-XX_<role>_desc-<map>_truth.nii.gz`` (or
+        ``..._desc-truth_dseg.nii.gz`` for the labels); the file may not exist.
+
+    Raises
+    ------
+    ValueError
+        If ``role`` or ``key`` is unknown, or ``subject`` is not a BIDS label.
+    """
     if role not in _ROLES:
         raise ValueError(f"role must be one of {_ROLES}, got {role!r}")
     sub = _bids(subject)
@@ -53,6 +76,7 @@ def load_truth(truth_root, subject: str, role: str) -> dict[str, np.ndarray]:
     subject : str
         "13" or "sub-13".
     role : {"megre", "mese", "t2w"}
+        Series whose grid the maps are on.
 
     Returns
     -------
@@ -64,6 +88,8 @@ def load_truth(truth_root, subject: str, role: str) -> dict[str, np.ndarray]:
     ------
     FileNotFoundError
         If the labels of that subject and role are missing (cohort not generated).
+    ValueError
+        If ``role`` is unknown or ``subject`` is not a BIDS label.
     """
     root = getattr(truth_root, "truth", truth_root)
     lab_path = truth_path(root, subject, role, "labels")

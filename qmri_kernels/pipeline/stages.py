@@ -116,7 +116,24 @@ class StageResult:
         return self.maps[name][0]
 
     def affine(self, name: str) -> np.ndarray:
-        """The affine of map ``name``."""
+        """The affine of map ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A key of :attr:`maps` (``"pdff"``, ``"labels_auto_mese"`` ...).
+
+        Returns
+        -------
+        (4, 4) ndarray of float64
+            Voxel centre → RAS mm of the grid the map is on (the same array object the
+            result holds; copy before changing it).
+
+        Raises
+        ------
+        KeyError
+            If this stage did not produce ``name``.
+        """
         return self.maps[name][1]
 
 
@@ -136,11 +153,17 @@ def file_digest(path: Path) -> str:
     Parameters
     ----------
     path : Path
+        A regular file; read in 1 MiB blocks.
 
     Returns
     -------
     str
         64 hex digits.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
     """
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
@@ -284,6 +307,8 @@ def ensure_ingested(manifest, subject: str, *, force: bool = False) -> StageResu
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort: DICOM from the subject's ``dicom_root``, images written to
+        ``manifest.derivatives``.
     subject : str
         ``"01"`` or ``"sub-01"``.
     force : bool
@@ -347,9 +372,33 @@ def fat_water_maps(manifest, subject: str, *, force: bool = False) -> StageResul
     the sidecars) inside the body mask, and writes :data:`FAT_WATER_MAPS`: ``pdff``,
     ``water``, ``fat``, ``r2star`` (1/s), ``fieldmap`` (Hz), ``dixon_residual``.
 
+    Parameters
+    ----------
+    manifest : qmri_kernels.manifest.Manifest
+        The cohort; maps go to ``manifest.derivatives``, the fit takes the fat spectrum
+        and the default field strength from ``manifest.acquisition``.
+    subject : str
+        ``"01"`` or ``"sub-01"``.
+    force : bool
+        Refit even if the maps on disk are up to date (the ingest is still reused).
+
     Returns
     -------
     StageResult
+        :data:`FAT_WATER_MAPS` on the MEGRE grid, each (nx, ny, nz) float32: ``pdff``
+        (fraction, not clipped to [0, 1]), ``water`` and ``fat`` (signal units),
+        ``r2star`` (1/s), ``fieldmap`` (Hz), ``dixon_residual`` (signal units); NaN
+        outside the body mask.
+
+    Raises
+    ------
+    KeyError
+        If the subject is not in the manifest.
+    StageInputError
+        If a series override of the manifest names a series the folder does not hold.
+    qmri_kernels.dicom.DicomError
+        If the DICOM cannot be ingested, or neither the sidecars nor
+        ``acquisition.field_strength_t`` give the field strength.
     """
     from ..fatwater import FatWaterModel
 
@@ -578,9 +627,34 @@ def t2_maps(manifest, subject: str, *, force: bool = False) -> StageResult:
     Writes :data:`T2_MAPS`: ``water_t2`` (s), ``epg_fat_fraction``, ``b1``,
     ``epg_residual``, ``t2`` (s), ``monoexp_residual``.
 
+    Parameters
+    ----------
+    manifest : qmri_kernels.manifest.Manifest
+        The cohort; ``manifest.acquisition`` gives the fat T2, the slice-profile settings
+        and the TR used when the headers have none.
+    subject : str
+        ``"01"`` or ``"sub-01"``.
+    force : bool
+        Refit even if the maps on disk are up to date (the upstream stages are reused).
+
     Returns
     -------
     StageResult
+        :data:`T2_MAPS` on the MESE grid, each (nx, ny, nz) float32: ``water_t2`` (s),
+        ``epg_fat_fraction`` (fraction), ``b1`` (relative, 1 = nominal),
+        ``epg_residual`` (signal units), ``t2`` (s, mono-exponential),
+        ``monoexp_residual`` (signal units); NaN where a fit was not made.
+
+    Raises
+    ------
+    KeyError
+        If the subject is not in the manifest.
+    qmri_kernels.dicom.DicomError
+        If the DICOM cannot be ingested, or the MESE sidecar gives no RepetitionTime and
+        ``acquisition.mese_repetition_time_s`` is not set.
+    RuntimeError
+        If the cached ``labels_auto_mese`` is not on the MESE grid (re-run
+        :func:`transferred_labels` with ``force=True``).
     """
     from ..t2 import load_mese, water_t2_subject
 
@@ -655,7 +729,18 @@ def t2_maps(manifest, subject: str, *, force: bool = False) -> StageResult:
 # ------------------------------------------------------------------------- ROI table
 
 def roi_table_path(manifest) -> Path:
-    """Where :func:`roi_table` writes: ``<derivatives>/roi_statistics.csv``."""
+    """Where :func:`roi_table` writes: ``<derivatives>/roi_statistics.csv``.
+
+    Parameters
+    ----------
+    manifest : qmri_kernels.manifest.Manifest
+        The cohort (only ``manifest.derivatives`` is used).
+
+    Returns
+    -------
+    Path
+        The CSV (it may not exist yet); its JSON sidecar is the same name with ``.json``.
+    """
     return Path(manifest.derivatives) / ROI_TABLE_NAME
 
 
@@ -676,6 +761,7 @@ def roi_table(manifest, *, subjects: Iterable[str] | None = None,
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort (biopsy muscle and side of each subject; derivative root).
     subjects : iterable of str, optional
         Default: all subjects of the manifest.
     readers : iterable of str, optional
@@ -755,6 +841,7 @@ def saved_readers(manifest, subjects: Iterable[str] | None = None) -> list[str]:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort (its mask files and derivative root are searched).
     subjects : iterable of str, optional
         Default: every subject of the manifest.
 

@@ -35,7 +35,22 @@ __all__ = ["ReaderSession", "slide_order_seed"]
 
 
 def slide_order_seed(reader: str, seed: int) -> int:
-    """The RNG seed of a reader's slide order: SHA-256 of reader name and ``seed``."""
+    """The RNG seed of a reader's slide order: SHA-256 of reader name and ``seed``.
+
+    Parameters
+    ----------
+    reader : str
+        Reader id (``"R3"``), as given (not stripped).
+    seed : int
+        The session's seed.
+
+    Returns
+    -------
+    int
+        The first 8 bytes of SHA-256(``reader`` NUL ``seed``) as an unsigned integer
+        (0 ≤ value < 2**64), for :func:`numpy.random.default_rng`; readers with the same
+        ``seed`` get unrelated orders.
+    """
     digest = hashlib.sha256(f"{reader}\x00{int(seed)}".encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big")
 
@@ -46,6 +61,7 @@ class ReaderSession:
     Parameters
     ----------
     store : ScoreStore
+        The open store the session reads and writes.
     reader : str
         The reader, e.g. "R3".
     subjects : iterable of str, optional
@@ -108,7 +124,23 @@ class ReaderSession:
             raise ScoreError(f"unknown slide code {code!r} for reader {self.reader}") from None
 
     def scores(self, code: str) -> dict[str, int | None]:
-        """This reader's current scores of slide ``code``: item → 0–4, or None if unscored."""
+        """This reader's current scores of slide ``code``: item → 0–4, or None if unscored.
+
+        Parameters
+        ----------
+        code : str
+            Blinded slide code from :attr:`slides` (``"S-7K2Q"``).
+
+        Returns
+        -------
+        dict of str to int or None
+            Every item of :data:`~qmri_kernels.scores.ITEMS`, in that order.
+
+        Raises
+        ------
+        ScoreError
+            If ``code`` is not one of this session's slides.
+        """
         subject = self._subject(code)
         rows = self._store._query("SELECT item, score FROM current_scores WHERE subject = ? "
                                   "AND reader = ?", (subject, self.reader))
@@ -118,7 +150,21 @@ class ReaderSession:
     def record(self, code: str, item: str, score: int) -> bool:
         """Record (or correct) this reader's ``score`` of ``item`` on slide ``code``.
 
-        Durable when it returns. Returns True if written, False if unchanged.
+        Durable when it returns.
+
+        Parameters
+        ----------
+        code : str
+            Blinded slide code from :attr:`slides`.
+        item : str
+            One of :data:`~qmri_kernels.scores.ITEMS`.
+        score : int
+            0–4 (Python or NumPy integer; not bool, float or str).
+
+        Returns
+        -------
+        bool
+            True if written, False if the current score already equals ``score``.
 
         Raises
         ------
@@ -130,19 +176,77 @@ class ReaderSession:
                                   source="session")
 
     def note(self, code: str, text: str) -> bool:
-        """Save this reader's free-text note on slide ``code`` (replaces the previous note)."""
+        """Save this reader's free-text note on slide ``code`` (replaces the previous note).
+
+        Parameters
+        ----------
+        code : str
+            Blinded slide code from :attr:`slides`.
+        text : str
+            The whole note ("" clears it).
+
+        Returns
+        -------
+        bool
+            True if written, False if the note already reads ``text``.
+
+        Raises
+        ------
+        ScoreError
+            Unknown code, ``text`` not a str, or a locked session.
+        """
         return self._store.record_note(self._subject(code), self.reader, text, source="session")
 
     def notes(self, code: str) -> str:
-        """This reader's current note on slide ``code`` ("" if none)."""
+        """This reader's current note on slide ``code`` ("" if none).
+
+        Parameters
+        ----------
+        code : str
+            Blinded slide code from :attr:`slides`.
+
+        Returns
+        -------
+        str
+            The newest note text, ``""`` if none.
+
+        Raises
+        ------
+        ScoreError
+            If ``code`` is not one of this session's slides.
+        """
         return self._store.note(self._subject(code), self.reader)
 
     def is_complete(self, code: str) -> bool:
-        """Whether all ten items of slide ``code`` are scored."""
+        """Whether all ten items of slide ``code`` are scored.
+
+        Parameters
+        ----------
+        code : str
+            Blinded slide code from :attr:`slides`.
+
+        Returns
+        -------
+        bool
+            True if this reader has a current score for every item.
+
+        Raises
+        ------
+        ScoreError
+            If ``code`` is not one of this session's slides.
+        """
         return all(v is not None for v in self.scores(code).values())
 
     def progress(self) -> tuple[int, int]:
-        """(slides with all ten items scored, slides in the session)."""
+        """(slides with all ten items scored, slides in the session).
+
+        Returns
+        -------
+        complete : int
+            Slides of this session on which the reader has scored every item.
+        total : int
+            Slides in the session (``len(self.slides)``).
+        """
         rows = self._store._query("SELECT subject, COUNT(DISTINCT item) FROM score_events "
                                   "WHERE reader = ? GROUP BY subject", (self.reader,))
         counts = dict(rows)

@@ -126,7 +126,15 @@ class Comparison:
     table: pd.DataFrame = field(hash=False)
 
     def disagreements(self) -> list[Disagreement]:
-        """The (subject, item) pairs whose scores differ or where one reader has none."""
+        """The (subject, item) pairs whose scores differ or where one reader has none.
+
+        Returns
+        -------
+        list of Disagreement
+            In table order (subject, then item in :data:`~qmri_kernels.scores.ITEMS`
+            order); pairs neither reader scored are not listed. Empty if the readers
+            agree everywhere.
+        """
         import pandas as pd
 
         a, b = self.readers
@@ -273,6 +281,23 @@ class ScoreStore:
         """Register subjects (labels such as "01" or "sub-01"); return their labels.
 
         Each new subject gets its blinded slide code now; codes never change afterwards.
+        Subjects already registered are left as they are. One write transaction.
+
+        Parameters
+        ----------
+        subjects : iterable of str
+            Subject ids, ``"01"`` or ``"sub-01"``.
+
+        Returns
+        -------
+        list of str
+            The labels without ``sub-``, in the order given (duplicates kept).
+
+        Raises
+        ------
+        ScoreError
+            If an id is not a BIDS label (nothing is registered then) or the store is
+            closed.
         """
         labels = [check_subject(s) for s in subjects]
         with self._write() as con:
@@ -280,7 +305,13 @@ class ScoreStore:
         return labels
 
     def subjects(self) -> list[str]:
-        """Labels of the registered subjects, sorted."""
+        """Labels of the registered subjects, sorted.
+
+        Returns
+        -------
+        list of str
+            Labels without ``sub-`` (``"01"``), sorted as strings.
+        """
         return [r[0] for r in self._query("SELECT subject FROM subjects ORDER BY subject")]
 
     def slide_codes(self) -> dict[str, str]:
@@ -289,6 +320,11 @@ class ScoreStore:
         A code is ``S-`` and four characters of :data:`SLIDE_CODE_ALPHABET` taken from an
         HMAC-SHA256 of the subject label keyed by a random salt stored in the file, so the
         code reveals nothing about the subject without the file.
+
+        Returns
+        -------
+        dict of str to str
+            Subject label → slide code, ``"S-7K2Q"``, for every registered subject.
         """
         return dict(self._query("SELECT subject, code FROM subjects ORDER BY subject"))
 
@@ -335,7 +371,27 @@ class ScoreStore:
         return True
 
     def score(self, subject: str, reader: str, item: str) -> int | None:
-        """Current score of one (subject, reader, item), or None if never scored."""
+        """Current score of one (subject, reader, item), or None if never scored.
+
+        Parameters
+        ----------
+        subject : str
+            Subject label (``"01"``; a ``sub-`` prefix is dropped).
+        reader : str
+            Reader id, e.g. ``"R3"``.
+        item : str
+            One of :data:`~qmri_kernels.scores.ITEMS`.
+
+        Returns
+        -------
+        int or None
+            The newest recorded score, 0–4; None if this reader never scored the item.
+
+        Raises
+        ------
+        ScoreError
+            Invalid subject, reader or item, or the store is closed.
+        """
         subject, reader, item = check_subject(subject), check_reader(reader), check_item(item)
         with self._mutex:
             return self._current(self._connection(), subject, reader, item)
@@ -368,12 +424,24 @@ class ScoreStore:
                 item: str | None = None) -> pd.DataFrame:
         """The score event log (every score and correction), oldest first.
 
+        Parameters
+        ----------
+        subject, reader, item : str, optional
+            Keep only the events of this subject (``"01"`` or ``"sub-01"``), reader or
+            item; None: all.
+
         Returns
         -------
         DataFrame
             Columns ``event_id``, ``subject``, ``reader``, ``item``, ``score``,
             ``previous`` (nullable int: the value this event replaced), ``recorded_at``
             (UTC, ISO 8601), ``source``.
+
+        Raises
+        ------
+        ScoreError
+            If a filter value is invalid (unknown item, non-label subject, blank reader)
+            or the store is closed.
         """
         import pandas as pd
 
@@ -397,7 +465,24 @@ class ScoreStore:
     def record_note(self, subject: str, reader: str, text: str, *, source: str = "entry") -> bool:
         """Save a reader's free-text note on a subject's slide (durable on return).
 
-        Returns True if written, False if the note already reads ``text``.
+        The new text replaces the current note; earlier notes stay in the log. An unseen
+        subject is registered.
+
+        Parameters
+        ----------
+        subject : str
+            Subject label (``"01"``; a ``sub-`` prefix is dropped).
+        reader : str
+            Reader id, e.g. ``"R3"``.
+        text : str
+            The whole note ("" clears it).
+        source : str, optional
+            What entered the note (kept in the log).
+
+        Returns
+        -------
+        bool
+            True if written, False if the note already reads ``text``.
 
         Raises
         ------
@@ -419,13 +504,48 @@ class ScoreStore:
         return True
 
     def note(self, subject: str, reader: str) -> str:
-        """Current note of ``reader`` on ``subject`` ("" if none)."""
+        """Current note of ``reader`` on ``subject`` ("" if none).
+
+        Parameters
+        ----------
+        subject : str
+            Subject label (``"01"``; a ``sub-`` prefix is dropped).
+        reader : str
+            Reader id, e.g. ``"R3"``.
+
+        Returns
+        -------
+        str
+            The newest note text; ``""`` if the reader wrote none.
+
+        Raises
+        ------
+        ScoreError
+            Invalid subject or reader, or the store is closed.
+        """
         rows = self._query("SELECT text FROM current_notes WHERE subject = ? AND reader = ?",
                            (check_subject(subject), check_reader(reader)))
         return rows[0][0] if rows else ""
 
     def notes(self, reader: str | None = None) -> pd.DataFrame:
-        """Current notes: columns ``subject``, ``reader``, ``text``."""
+        """Current notes: columns ``subject``, ``reader``, ``text``.
+
+        Parameters
+        ----------
+        reader : str, optional
+            Only this reader's notes; None: every reader's.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (subject, reader) with a note, sorted by subject then reader;
+            ``subject`` as str.
+
+        Raises
+        ------
+        ScoreError
+            If ``reader`` is blank or the store is closed.
+        """
         import pandas as pd
 
         sql, params = "SELECT subject, reader, text FROM current_notes", ()
@@ -441,6 +561,24 @@ class ScoreStore:
 
         The file is written under a temporary name in the same folder, flushed to disk and
         moved into place, so a reader of ``path`` sees the old or the new file, never half.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Output CSV (its folder is created if missing).
+        reader : str, optional
+            Only this reader's scores; None: all readers (not blinded: the data manager's
+            view).
+
+        Returns
+        -------
+        Path
+            ``path``; the rows are :meth:`table` (subject, reader, item order).
+
+        Raises
+        ------
+        ScoreError
+            If ``reader`` is blank or the store is closed.
         """
         path = Path(path)
         text = self.table(reader).to_csv(index=False, lineterminator="\n")
@@ -469,6 +607,7 @@ class ScoreStore:
         Parameters
         ----------
         path : str or path-like
+            The score CSV (columns as above).
         reader : str, optional
             Import only this reader's rows; required if the file has no ``reader`` column.
         source : str, optional
@@ -507,14 +646,53 @@ class ScoreStore:
     # -- blinded double entry -------------------------------------------------------------
     def session(self, reader: str, subjects: Iterable[str] | None = None, *,
                 seed: int = 0) -> ReaderSession:
-        """A blinded :class:`~qmri_kernels.scores.ReaderSession` for ``reader``."""
+        """A blinded :class:`~qmri_kernels.scores.ReaderSession` for ``reader``.
+
+        Parameters
+        ----------
+        reader : str
+            Reader id, e.g. ``"R3"``.
+        subjects : iterable of str, optional
+            Subjects to score (registered if new); None: every registered subject.
+        seed : int
+            Seed of the reader's slide order (with the reader name).
+
+        Returns
+        -------
+        ReaderSession
+            Shows this reader's own entries only, slides under their blinded codes.
+
+        Raises
+        ------
+        ScoreError
+            A bad reader, subject or seed, or no subjects at all.
+        """
         from .session import ReaderSession
         return ReaderSession(self, reader, subjects, seed)
 
     def lock(self, reader: str, *, complete: int, total: int, forced: bool = False) -> bool:
         """Lock ``reader``'s scores (normally via :meth:`ReaderSession.lock`).
 
-        Returns True if locked now, False if already locked.
+        Parameters
+        ----------
+        reader : str
+            Reader id, e.g. ``"R3"``.
+        complete, total : int
+            Slides fully scored and slides in the reader's session, recorded with the
+            lock (not checked here; :meth:`ReaderSession.lock` refuses an incomplete
+            session unless forced).
+        forced : bool
+            Whether the reader locked with incomplete slides (recorded).
+
+        Returns
+        -------
+        bool
+            True if locked now, False if already locked (the first lock is kept).
+
+        Raises
+        ------
+        ScoreError
+            If ``reader`` is blank or the store is closed.
         """
         reader = check_reader(reader)
         with self._write() as con:
@@ -526,11 +704,35 @@ class ScoreStore:
         return True
 
     def is_locked(self, reader: str) -> bool:
-        """Whether ``reader`` has locked their scores."""
+        """Whether ``reader`` has locked their scores.
+
+        Parameters
+        ----------
+        reader : str
+            Reader id, e.g. ``"R3"``.
+
+        Returns
+        -------
+        bool
+            True once a lock was recorded for this reader (locks are permanent).
+
+        Raises
+        ------
+        ScoreError
+            If ``reader`` is blank or the store is closed.
+        """
         return bool(self._query("SELECT 1 FROM locks WHERE reader = ?", (check_reader(reader),)))
 
     def locks(self) -> pd.DataFrame:
-        """Locked readers: ``reader``, ``locked_at``, ``forced``, ``complete``, ``total``."""
+        """Locked readers: ``reader``, ``locked_at``, ``forced``, ``complete``, ``total``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per locked reader, oldest lock first: ``locked_at`` (UTC, ISO 8601),
+            ``forced`` (bool), ``complete`` and ``total`` (slides scored / in the session
+            at locking).
+        """
         import pandas as pd
 
         rows = self._query("SELECT reader, locked_at, forced, complete, total FROM locks "
@@ -584,5 +786,22 @@ class ScoreStore:
     unblinded_comparison = comparison
 
     def disagreements(self, readers: Sequence[str] = DEFAULT_READERS) -> list[Disagreement]:
-        """``self.comparison(readers).disagreements()`` (refused until both locked)."""
+        """``self.comparison(readers).disagreements()`` (refused until both locked).
+
+        Parameters
+        ----------
+        readers : (2,) sequence of str, optional
+            The blinded pair (default R3 and R4).
+
+        Returns
+        -------
+        list of Disagreement
+            See :meth:`Comparison.disagreements`.
+
+        Raises
+        ------
+        ScoreError
+            While either reader has not locked, or ``readers`` is not a pair of distinct
+            readers.
+        """
         return self.comparison(readers).disagreements()

@@ -54,6 +54,8 @@ def read_score_csv(path: str | os.PathLike,
     Parameters
     ----------
     path : str or path-like
+        CSV with ``subject`` (or ``participant_id`` / ``patient``), ``item`` (or
+        ``score``) and ``score`` (or ``value``) columns, and optionally ``reader``.
     reader : str, optional
         Keep only this reader's rows (if the file has a ``reader`` column) or assign all
         rows to this reader (if it has none).
@@ -131,6 +133,7 @@ def import_reader_scores(store, csv: str | os.PathLike, reader: str, *, lock: bo
     Parameters
     ----------
     store : ScoreStore
+        The open store the scores are recorded in.
     csv : str or path-like
         Tidy score CSV (see :func:`read_score_csv`).
     reader : str

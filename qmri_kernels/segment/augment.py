@@ -40,7 +40,27 @@ SIDE_SWAP: np.ndarray = _side_swap()
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Ranges of the random augmentation (all draws uniform unless stated)."""
+    """Ranges of the random augmentation (all draws uniform unless stated).
+
+    Attributes
+    ----------
+    max_rotation_deg : float
+        In-plane rotation drawn from ± this, degrees.
+    scale_range : (2,) tuple of float
+        Isotropic scale factor range.
+    max_shift_mm : float
+        Shift along each in-plane axis drawn from ± this, mm.
+    mirror_probability : float
+        Probability (fraction) of a left–right mirror with the sides' classes swapped.
+    bias_coefficient_sd : float
+        Normal SD of the five coefficients of the log bias-field polynomial.
+    log_gamma_sd : float
+        Normal SD of log(gamma) of the contrast change.
+    scale_intensity : (2,) tuple of float
+        Global intensity factor range.
+    noise_sd : (2,) tuple of float
+        Range of the Rician noise SD, in units of the normalised intensity.
+    """
 
     max_rotation_deg: float = 10.0
     scale_range: tuple[float, float] = (0.9, 1.1)
@@ -65,11 +85,37 @@ def geometry_grids(rng: np.random.Generator, batch: int, image_shape: tuple[int,
     The loss grid covers the network grid's field of view at ``1 / label_factor`` of its
     pixel size; a network pixel's logits, upsampled ×``label_factor``, line up with it.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the rotation, scale, mirroring and shift of each sample (nothing is
+        drawn when ``aug`` is None).
+    batch : int
+        Number of samples.
+    image_shape : (2,) tuple of int
+        (nx, ny) of the source slices.
+    image_spacing : (2,) tuple of float
+        Pixel spacing of the source slices, mm.
+    net_shape : (2,) tuple of int
+        (H, W) of the network grid.
+    net_spacing : float
+        Pixel size of the network grid, mm.
+    aug : Augmentation or None
+        Ranges of the geometric draws; None gives the identity (centred, unscaled,
+        unmirrored) for every sample.
+    label_factor : int
+        Loss-grid refinement ``f`` (2: labels at half the network pixel size).
+
     Returns
     -------
-    image_grid : (batch, H, W, 2) tensor
-    label_grid : (batch, f·H, f·W, 2) tensor
+    image_grid : (batch, H, W, 2) tensor of float32
+        :func:`torch.nn.functional.grid_sample` coordinates (normalised to [-1, 1],
+        ``align_corners=False``) into the source slices for the network input.
+    label_grid : (batch, f·H, f·W, 2) tensor of float32
+        The same transform sampled on the loss grid.
     mirrored : (batch,) ndarray of bool
+        Which samples were mirrored left–right (their classes must be swapped with
+        :data:`SIDE_SWAP`; :func:`sample_batch` does it).
     """
     mats, shifts, mirrored = [], [], []
     for _ in range(batch):
@@ -107,7 +153,27 @@ def geometry_grids(rng: np.random.Generator, batch: int, image_shape: tuple[int,
 
 def augment_intensity(x: torch.Tensor, rng: np.random.Generator,
                       aug: Augmentation) -> torch.Tensor:
-    """Bias field, gamma, scale and Rician noise on a (B, 1, H, W) batch (new tensor)."""
+    """Bias field, gamma, scale and Rician noise on a (B, 1, H, W) batch (new tensor).
+
+    Per sample: intensities clipped at 0, multiplied by exp of a random quadratic
+    polynomial over the slice (bias field), raised to a log-normal gamma, scaled, then
+    given Rician noise of a random SD (magnitude of the image plus complex Gaussian noise).
+
+    Parameters
+    ----------
+    x : (B, 1, H, W) tensor of float32
+        Normalised network input; not modified.
+    rng : numpy.random.Generator
+        Source of every draw (the batch is a function of its state).
+    aug : Augmentation
+        Ranges of the bias coefficients, log-gamma, scale and noise SD (noise SD in units
+        of the normalised intensity).
+
+    Returns
+    -------
+    (B, 1, H, W) tensor of float32
+        The augmented batch, non-negative.
+    """
     b, _, h, w = x.shape
     u = torch.linspace(-1, 1, h)[:, None]
     v = torch.linspace(-1, 1, w)[None, :]
@@ -126,7 +192,29 @@ def augment_intensity(x: torch.Tensor, rng: np.random.Generator,
 def sample_batch(images: torch.Tensor, classes: torch.Tensor, image_grid: torch.Tensor,
                  label_grid: torch.Tensor, mirrored: np.ndarray
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Resample a (B, nx, ny) batch of images and classes through the grids."""
+    """Resample a (B, nx, ny) batch of images and classes through the grids.
+
+    Parameters
+    ----------
+    images : (B, nx, ny) tensor of float32
+        Normalised slices.
+    classes : (B, nx, ny) tensor of int
+        Class indices (:data:`~qmri_kernels.segment.CLASS_LABELS`) of the same slices.
+    image_grid : (B, H, W, 2) tensor
+        From :func:`geometry_grids`; images are sampled bilinearly, zero outside.
+    label_grid : (B, f·H, f·W, 2) tensor
+        From :func:`geometry_grids`; classes are sampled by nearest neighbour,
+        background (0) outside.
+    mirrored : (B,) ndarray of bool
+        Samples whose right and left muscle classes are exchanged (:data:`SIDE_SWAP`).
+
+    Returns
+    -------
+    images : (B, 1, H, W) tensor of float32
+        The network input.
+    classes : (B, f·H, f·W) tensor of int64
+        The loss target.
+    """
     img = F.grid_sample(images[:, None], image_grid, mode="bilinear", padding_mode="zeros",
                         align_corners=False)
     lab = F.grid_sample(classes[:, None].float(), label_grid, mode="nearest",

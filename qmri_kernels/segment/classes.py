@@ -41,11 +41,13 @@ def labels_to_classes(labels: Any) -> np.ndarray:
     Returns
     -------
     ndarray of int64, same shape
+        Class indices (position of the label in :data:`CLASS_LABELS`).
 
     Raises
     ------
     ValueError
-        If a value is not a label of the table (naming the offending values).
+        If a value is not a label of the table (naming the offending values), or a float
+        array holds non-integer or non-finite values.
     """
     lab = np.asarray(labels)
     if not np.issubdtype(lab.dtype, np.integer):
@@ -65,6 +67,17 @@ def labels_to_classes(labels: Any) -> np.ndarray:
 def classes_to_labels(classes: Any) -> np.ndarray:
     """Map class indices back to label indices (int16).
 
+    Parameters
+    ----------
+    classes : array-like of int
+        Class indices 0..N_CLASSES-1 (e.g. the argmax of the network's logits), any shape.
+
+    Returns
+    -------
+    ndarray of int16, same shape
+        :mod:`qmri_kernels.labels` indices (``CLASS_LABELS[c]``); class 0 → 0
+        (background).
+
     Raises
     ------
     ValueError
@@ -78,5 +91,17 @@ def classes_to_labels(classes: Any) -> np.ndarray:
 
 
 def class_names() -> list[str]:
-    """Abbreviation of each class (``"BG"``, ``"SCF"``, ..., ``"RF_R"``, ..., ``"SM_L"``)."""
+    """Abbreviation of each class (``"BG"``, ``"SCF"``, ..., ``"RF_R"``, ..., ``"SM_L"``).
+
+    Returns
+    -------
+    list of str
+        :data:`N_CLASSES` names, index = class; ``"BG"`` for background, else the label
+        table's abbreviation.
+
+    Examples
+    --------
+    >>> class_names()[:2], class_names()[5], len(class_names())
+    (['BG', 'SCF'], 'RF_R', 27)
+    """
     return ["BG"] + [label_by_index(i).abbreviation for i in CLASS_LABELS[1:]]

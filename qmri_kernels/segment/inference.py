@@ -37,6 +37,20 @@ class WeightsError(ValueError):
 def read_sidecar(weights: str | Path | None = None) -> dict:
     """The JSON sidecar of a weights file (``<stem>.json`` beside it).
 
+    Parameters
+    ----------
+    weights : str or Path, optional
+        The ``.pt`` file (it need not exist; only the sidecar is read). None:
+        :data:`DEFAULT_WEIGHTS`.
+
+    Returns
+    -------
+    dict
+        As :mod:`qmri_kernels.phantom.train_segmenter` writes it: ``sha256``,
+        ``network`` (constructor arguments), ``input`` (see
+        :data:`~qmri_kernels.segment.NETWORK_INPUT`), ``classes``, ``training`` and
+        the per-epoch ``log``.
+
     Raises
     ------
     WeightsError
@@ -110,6 +124,33 @@ class Segmenter:
         image is a valid anatomy whose right muscles are the original's left ones, as in
         training — and the two softmax outputs are averaged after undoing the mirror and
         swapping the sides' classes.
+
+        Parameters
+        ----------
+        volume : (nx, ny, nz) array-like
+            Magnitude image of an axial stack, any axis order/direction.
+        affine : (4, 4) array-like
+            Voxel-to-world (RAS mm) affine; it fixes the patient's left and right.
+        mirror : bool
+            Average with the left–right mirrored prediction (doubles the run time).
+        batch : int
+            Slices per forward pass (memory vs speed; the result does not depend on it).
+
+        Returns
+        -------
+        logits : (nz, n_classes, nx, ny) tensor of float32
+            Log of the (averaged) softmax probabilities, on the volume's pixels in the
+            canonical orientation (axis 0 towards the left, axis 1 posterior), floored at
+            log(1e-12).
+        context : dict
+            From :func:`~qmri_kernels.segment.network_input`; ``context["original"]``
+            brings arrays back to the input's orientation.
+
+        Raises
+        ------
+        ValueError
+            If ``volume`` is not 3-D, ``affine`` is not (4, 4), or the volume has
+            non-finite values or no positive intensity.
         """
         x, ctx = network_input(volume, affine, self.sidecar["input"])
         swap = torch.from_numpy(SIDE_SWAP)
@@ -162,12 +203,59 @@ class Segmenter:
 
 
 def load_segmenter(weights: str | Path | None = None, *, verify: bool = True) -> Segmenter:
-    """Load network weights (default: the shipped ones); see :class:`Segmenter`."""
+    """Load network weights (default: the shipped ones); see :class:`Segmenter`.
+
+    Parameters
+    ----------
+    weights : str or Path, optional
+        A ``.pt`` state_dict with its ``.json`` sidecar; None: :data:`DEFAULT_WEIGHTS`.
+    verify : bool
+        Check the file's SHA-256 against the sidecar.
+
+    Returns
+    -------
+    Segmenter
+        The network in evaluation mode, on the CPU.
+
+    Raises
+    ------
+    WeightsError
+        If the file or its sidecar is missing, the hash does not match, or the weights
+        do not fit the network or label table the sidecar describes.
+    """
     return Segmenter(weights, verify=verify)
 
 
 def segment_t2w(volume: Any, affine: Any, *, weights: str | Path | None = None,
                 postprocess: bool = True, threads: int | None = None) -> np.ndarray:
-    """Segment a T2-weighted volume in one call (loads the weights each time)."""
+    """Segment a T2-weighted volume in one call (loads the weights each time).
+
+    Parameters
+    ----------
+    volume : (nx, ny, nz) array-like
+        Magnitude image of an axial stack, any axis order/direction.
+    affine : (4, 4) array-like
+        Voxel-to-world (RAS mm) affine; it fixes the patient's left and right.
+    weights : str or Path, optional
+        Weights file (verified against its sidecar); None: :data:`DEFAULT_WEIGHTS`.
+    postprocess : bool
+        Apply :func:`~qmri_kernels.segment.postprocess`.
+    threads : int, optional
+        Torch intra-op threads for this call (restored afterwards); None: unchanged.
+
+    Returns
+    -------
+    (nx, ny, nz) ndarray of int16
+        Label indices of :mod:`qmri_kernels.labels`, in the input's orientation (with
+        mirroring test-time augmentation, see :meth:`Segmenter.predict_logits`).
+
+    Raises
+    ------
+    WeightsError
+        As :func:`load_segmenter`.
+    ValueError
+        If ``volume`` is not 3-D, ``affine`` is not (4, 4) or the volume has non-finite
+        values or no positive intensity.
+    """
     return Segmenter(weights).segment(volume, affine, postprocess=postprocess,
                                       threads=threads)

@@ -13,7 +13,16 @@ __all__ = ["dice", "dice_per_label"]
 def dice(a: Any, b: Any) -> float:
     """Dice coefficient 2|A∩B| / (|A| + |B|) of two boolean masks (Dice 1945, Ecology 26:297).
 
-    Returns NaN when both masks are empty (undefined, not perfect).
+    Parameters
+    ----------
+    a, b : array-like, same shape
+        Masks, any shape; converted with ``astype(bool)`` (non-zero is inside).
+
+    Returns
+    -------
+    float
+        In [0, 1] (fraction; 1 = identical); NaN when both masks are empty (undefined,
+        not perfect).
 
     Raises
     ------
@@ -33,12 +42,20 @@ def dice_per_label(pred: Any, truth: Any, labels: Iterable[int]) -> dict[int, fl
     Parameters
     ----------
     pred, truth : ndarray of int, same shape
+        Label volumes (e.g. (nx, ny, nz) of :mod:`qmri_kernels.labels` indices) on the
+        same grid.
     labels : iterable of int
+        Label values to score.
 
     Returns
     -------
-    dict
-        label → Dice (NaN if the label is in neither volume).
+    dict of int to float
+        label → Dice in [0, 1] (NaN if the label is in neither volume).
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ.
     """
     pred, truth = np.asarray(pred), np.asarray(truth)
     if pred.shape != truth.shape:

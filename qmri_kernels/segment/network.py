@@ -66,6 +66,23 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(chans[0], n_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of every pixel.
+
+        Parameters
+        ----------
+        x : (batch, in_channels, H, W) tensor of float32
+            H and W divisible by ``2**depth``.
+
+        Returns
+        -------
+        (batch, n_classes, H, W) tensor of float32
+            Unnormalised class scores (apply softmax for probabilities).
+
+        Raises
+        ------
+        ValueError
+            If H or W is not divisible by ``2**depth``.
+        """
         depth = self.config["depth"]
         if x.shape[-1] % 2 ** depth or x.shape[-2] % 2 ** depth:
             raise ValueError(f"input sides {tuple(x.shape[-2:])} must be divisible by "
@@ -81,5 +98,17 @@ class UNet(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
+    """Number of trainable parameters.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module (e.g. a :class:`UNet`).
+
+    Returns
+    -------
+    int
+        Total element count of the parameters with ``requires_grad`` (frozen ones and
+        buffers such as batch-norm running statistics are not counted).
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -100,6 +100,7 @@ def fill_holes(labels: Any, labels_to_fill: Iterable[int] | None = None, *,
     Parameters
     ----------
     labels : (nx, ny) or (nx, ny, nz) ndarray of int
+        Label image (axis 2 is the slice axis).
     labels_to_fill : iterable of int, optional
         Labels whose holes are filled (default :data:`MUSCLE_LABELS`).
     per_slice : bool
@@ -139,7 +140,34 @@ def fill_holes(labels: Any, labels_to_fill: Iterable[int] | None = None, *,
 def postprocess(labels: Any, labels_to_process: Iterable[int] | None = None, *,
                 per_slice: bool = True) -> np.ndarray:
     """:func:`keep_largest_component` then :func:`fill_holes` (islands removed become holes
-    that are filled when enclosed by one muscle)."""
+    that are filled when enclosed by one muscle).
+
+    Parameters
+    ----------
+    labels : (nx, ny) or (nx, ny, nz) ndarray of int
+        Label image (axis 2 is the slice axis), :mod:`qmri_kernels.labels` indices.
+    labels_to_process : iterable of int, optional
+        Labels to clean and fill (default :data:`MUSCLE_LABELS`).
+    per_slice : bool
+        Work within each slice rather than in 3-D.
+
+    Returns
+    -------
+    ndarray
+        A new array, same shape and dtype; the input is not modified.
+
+    Raises
+    ------
+    ValueError
+        If ``labels`` is not 2-D or 3-D or not an integer array.
+
+    Examples
+    --------
+    >>> lab = np.full((5, 5), 11, np.int16); lab[2, 2] = 0; lab[0, 0] = 12
+    >>> out = postprocess(lab, [11, 12])
+    >>> int(out[2, 2]), int(out[0, 0])
+    (11, 12)
+    """
     todo = None if labels_to_process is None else tuple(labels_to_process)
     return fill_holes(keep_largest_component(labels, todo, per_slice=per_slice), todo,
                       per_slice=per_slice)

@@ -32,6 +32,19 @@ def normalise_volume(volume: Any, percentile: float = 99.0) -> np.ndarray:
     One scale per volume keeps the contrast between slices (a per-slice scale would not) and
     makes the input independent of the scanner's arbitrary units.
 
+    Parameters
+    ----------
+    volume : array-like
+        Magnitude image, any shape (normally (nx, ny, nz)), any units.
+    percentile : float
+        Percentile (0–100) of all voxels that becomes 1.
+
+    Returns
+    -------
+    ndarray of float32, same shape
+        ``volume / scale``: dimensionless, 1 at the percentile (a few brighter voxels
+        exceed 1).
+
     Raises
     ------
     ValueError
@@ -48,7 +61,23 @@ def normalise_volume(volume: Any, percentile: float = 99.0) -> np.ndarray:
 
 
 def in_plane_spacing(affine: np.ndarray) -> tuple[float, float]:
-    """Pixel spacing (mm) along array axes 0 and 1 of an affine."""
+    """Pixel spacing (mm) along array axes 0 and 1 of an affine.
+
+    Parameters
+    ----------
+    affine : (4, 4) array-like
+        Voxel-to-world (RAS mm) affine.
+
+    Returns
+    -------
+    (float, float)
+        Lengths of the first two columns of the affine's 3 × 3 part, mm.
+
+    Examples
+    --------
+    >>> in_plane_spacing(np.diag([-1.5, 2.0, 6.0, 1.0]))
+    (1.5, 2.0)
+    """
     z = np.linalg.norm(np.asarray(affine, dtype=float)[:3, :2], axis=0)
     return float(z[0]), float(z[1])
 
@@ -69,9 +98,18 @@ def network_input(volume: Any, affine: Any, config: dict | None = None
     Returns
     -------
     x : (nz, 3, H, W) float32 tensor
+        Per slice: the normalised image resampled onto the network grid (H, W =
+        ``config["net_shape"]``), then the two coordinate channels (offset from the
+        image centre towards left and posterior, mm / ``coord_scale_mm``).
     context : dict
         What :func:`logits_to_image_grid` needs to go back (canonical shape and spacing,
         original orientation).
+
+    Raises
+    ------
+    ValueError
+        If ``volume`` is not 3-D, ``affine`` is not (4, 4), or the volume has non-finite
+        values or no positive intensity (:func:`normalise_volume`).
     """
     cfg = dict(NETWORK_INPUT if config is None else config)
     vol = np.asarray(volume)
@@ -99,6 +137,19 @@ def logits_to_image_grid(logits: torch.Tensor, context: dict) -> torch.Tensor:
     """Resample (nz, C, H, W) network logits onto the canonical image pixels (nz, C, nx, ny).
 
     Outside the network's field of view the edge logits are continued (``border``).
+
+    Parameters
+    ----------
+    logits : (nz, C, H, W) tensor of float
+        Network output (or log-probabilities) on the network grid.
+    context : dict
+        The ``context`` :func:`network_input` returned for the same volume.
+
+    Returns
+    -------
+    (nz, C, nx, ny) tensor of float
+        Bilinearly resampled onto the volume's own pixels in canonical orientation
+        (axis 0 towards the patient's left, axis 1 posterior); apply the argmax there.
     """
     shape = context["canonical_shape"]
     p = context["net_spacing_mm"]

@@ -42,6 +42,13 @@ def smooth_b1(b1, mask, voxel_size, fwhm_mm: float = 20.0, weights=None) -> np.n
     ndarray, float64, same shape as ``b1``
         Smoothed B1 wherever the Gaussian reaches a weighted estimate of its slice (also
         outside ``mask``, which only selects the estimates used); NaN elsewhere.
+
+    Raises
+    ------
+    ValueError
+        If ``b1`` is not 2-D or 3-D or holds ±inf, ``mask`` or ``weights`` has another
+        shape, ``voxel_size`` has not one positive entry per axis, ``fwhm_mm`` is not
+        positive, or a weight is negative.
     """
     b = as_float_array(np.where(np.isnan(np.asarray(b1, float)), 0.0, b1), "b1")
     valid = np.asarray(mask, dtype=bool) & ~np.isnan(np.asarray(b1, float))
@@ -87,7 +94,9 @@ def fit_with_smooth_b1(model: EPGT2Model, magnitude, mask, voxel_size, fat_fract
     Parameters
     ----------
     model : EPGT2Model
+        The acquisition (echo spacing, slice profile, fat T2 and T1s) used for both passes.
     magnitude : array-like, shape (X, Y[, Z], n_echoes)
+        Echo magnitudes, signal units.
     mask : array-like of bool, shape (X, Y[, Z])
         Voxels to fit.
     b1_mask : array-like of bool, shape (X, Y[, Z]), optional
@@ -109,6 +118,12 @@ def fit_with_smooth_b1(model: EPGT2Model, magnitude, mask, voxel_size, fat_fract
         Water T2 and fat fraction fitted with B1 fixed to the smooth map.
     first : EPGT2Fit
         The B1-free first pass (its ``b1`` is the noisy voxel-wise estimate).
+
+    Raises
+    ------
+    ValueError
+        If ``b1_mask`` and ``mask`` differ in shape, or as :meth:`EPGT2Model.fit` and
+        :func:`smooth_b1` for bad data, masks, voxel size or ``fwhm_mm``.
     """
     first = model.fit(magnitude, mask, fat_fraction, noise_sigma=noise_sigma)
     m = np.asarray(mask, dtype=bool)

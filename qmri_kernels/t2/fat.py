@@ -47,6 +47,14 @@ def residual_fat_share(pdff, fieldmap_hz=0.0, repetition_time: float = 1.046, *,
     Returns
     -------
     ndarray, shape (...), in [0, 1]; NaN where ``pdff`` is NaN.
+        Fat share (fraction). A NaN ``fieldmap_hz`` gives 0, not NaN: pass only voxels
+        with a field-map value (as :func:`~qmri_kernels.t2.water_t2_subject` does).
+
+    Raises
+    ------
+    ValueError
+        If a ``pdff`` value lies outside [0, 1] or is ±inf, or ``repetition_time`` is not
+        positive.
 
     Examples
     --------
@@ -106,6 +114,7 @@ def calibrate_fat_t2(model: EPGT2Model, magnitude, mask, fat_fraction=None, *,
     model : EPGT2Model
         Acquisition; its own ``fat_t2`` is ignored.
     magnitude : array-like, shape (..., n_echoes)
+        Echo magnitudes, signal units.
     mask : array-like of bool, shape (...)
         Fat-rich voxels (e.g. Dixon PDFF > 0.8 eroded away from muscle).
     fat_fraction : array-like, shape (...), optional
@@ -119,10 +128,20 @@ def calibrate_fat_t2(model: EPGT2Model, magnitude, mask, fat_fraction=None, *,
     max_voxels : int
         Random subset size (seeded by ``rng``) to bound the cost.
     rng : int or numpy.random.Generator
+        Seed or generator of the voxel subset.
 
     Returns
     -------
     FatT2Calibration
+        ``fat_t2`` (s; the parabola-refined minimum, or the best candidate at an end of
+        the range), the candidates (s, sorted) and their summed squared residuals.
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` does not match the spatial shape of ``magnitude`` or selects no voxel,
+        ``max_voxels`` is below 1, or ``candidates`` is not 1-D with at least 3 positive
+        values.
     """
     m = np.asarray(mask, dtype=bool)
     mag = np.asarray(magnitude)

@@ -42,13 +42,22 @@ def resample_to_grid(volume, source_affine, target_shape, target_affine,
     source_affine, target_affine : (4, 4) array-like
         Voxel centre → RAS mm.
     target_shape : tuple of 3 int
+        (nx, ny, nz) of the target grid.
     order : {0, 1}
+        Interpolation order: 1 trilinear, 0 nearest voxel.
     fill : float
         Value outside the source volume (beyond half a voxel).
 
     Returns
     -------
     ndarray, float64, ``target_shape``
+        The map in the source's units on the target grid.
+
+    Raises
+    ------
+    ValueError
+        If ``volume`` is not 3-D, an affine is not a finite (4, 4) array, or ``order`` is
+        not 0 or 1.
     """
     vol = np.asarray(volume, dtype=np.float64)
     if vol.ndim != 3:
@@ -133,6 +142,17 @@ def map_water_t2(magnitude, echo_times, mask, voxel_size, *, fat_share=None,
     Returns
     -------
     WaterT2Maps
+        The final EPG fit (water T2 in s, B1 relative, fat share), the B1-free first
+        pass, the mono-exponential fit of the raw magnitudes (T2 in s, first echo
+        skipped), the fixed fat share, the MP-PCA noise SD (signal units) and the
+        denoised echoes; every map (X, Y, Z), NaN outside ``mask``.
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` does not match the spatial shape of ``magnitude``, or as the fits
+        (:meth:`EPGT2Model.fit`, :func:`fit_with_smooth_b1`) for bad echo times, data or
+        voxel size.
     """
     mag = np.asarray(magnitude)
     m = np.asarray(mask, dtype=bool)

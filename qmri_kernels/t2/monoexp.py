@@ -30,6 +30,22 @@ def monoexp_signal(s0, t2, echo_times) -> np.ndarray:
         T2 in s (> 0).
     echo_times : (N,) array-like
         Echo times in s.
+
+    Returns
+    -------
+    ndarray of float64, shape broadcast(s0, t2) + (N,)
+        Signal at each echo time, in the units of ``s0``.
+
+    Raises
+    ------
+    ValueError
+        If ``t2`` is not finite and positive, or ``echo_times`` is not finite and
+        non-negative.
+
+    Examples
+    --------
+    >>> monoexp_signal(100.0, 0.05, [0.0, 0.05]).round(3)
+    array([100.   ,  36.788])
     """
     t2 = as_float_array(t2, "t2", positive=True)
     te = as_float_array(echo_times, "echo_times", nonnegative=True)
@@ -94,6 +110,8 @@ class MonoExpT2Model:
         Returns
         -------
         MonoExpT2Fit
+            T2 (s) and S0 (signal units) maps of shape (...), NaN outside ``mask``, and
+            the RMS residual over the fitted echoes.
         """
         n = self.echo_times.size
         data, m = prepare(magnitude, mask, n, 2 + self.skip_echoes)
@@ -134,5 +152,12 @@ class MonoExpT2Fit:
         return self._residual
 
     def predict(self) -> np.ndarray:
-        """Fitted decay at every echo time, shape (..., N)."""
+        """Fitted decay at every echo time, shape (..., N).
+
+        Returns
+        -------
+        ndarray of float64, shape (..., N)
+            ``S0 · exp(−TE / T2)`` at all the model's echo times (skipped echoes
+            included), signal units; NaN outside the fitted mask.
+        """
         return self.s0[..., None] * np.exp(-self.model.echo_times / self.t2[..., None])

@@ -45,8 +45,16 @@ def load_mese(manifest, subject: str) -> MeseData:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort; images are read from (and ingested into) ``manifest.derivatives``.
     subject : str
         ``"13"`` or ``"sub-13"``.
+
+    Returns
+    -------
+    MeseData
+        Magnitudes (nx, ny, nz, n_echoes) float32 in signal units, echo times (s), the
+        affine (voxel centre → RAS mm), voxel size (mm) and TR (s; NaN if the first
+        echo's sidecar gives no RepetitionTime).
 
     Raises
     ------
@@ -85,10 +93,26 @@ def dixon_on_mese(pdff, fieldmap, megre_affine, mese: MeseData, muscle_mask=None
     Parameters
     ----------
     pdff, fieldmap : array-like, (X, Y, Z) on the MEGRE grid
+        Dixon PDFF (fraction) and B0 field map (Hz); NaN where not fitted.
     megre_affine : (4, 4) array-like
+        Voxel centre → RAS mm of the MEGRE grid.
     mese : MeseData
+        Gives the target grid (``magnitude.shape[:3]`` and ``affine``).
     muscle_mask : array-like of bool, MESE grid, optional
         Voxels that get the boundary guard (default: none).
+
+    Returns
+    -------
+    pdff : (nx, ny, nz) ndarray of float64
+        PDFF (fraction, not clipped) on the MESE grid, boundary-guarded inside
+        ``muscle_mask``; NaN outside the MEGRE volume or next to a NaN.
+    fieldmap : (nx, ny, nz) ndarray of float64
+        Field map (Hz) on the MESE grid, trilinear; NaN as for ``pdff``.
+
+    Raises
+    ------
+    ValueError
+        If a map is not 3-D or an affine is not a finite (4, 4) array.
     """
     shape = mese.magnitude.shape[:3]
     pd_lin = resample_to_grid(pdff, megre_affine, shape, mese.affine)
@@ -112,7 +136,22 @@ def dixon_on_mese(pdff, fieldmap, megre_affine, mese: MeseData, muscle_mask=None
 
 @dataclass(frozen=True)
 class SubjectT2:
-    """The T2 maps of one subject and the Dixon inputs they used (all on the MESE grid)."""
+    """The T2 maps of one subject and the Dixon inputs they used (all on the MESE grid).
+
+    Attributes
+    ----------
+    mese : MeseData
+        The spin echo that was fitted.
+    maps : WaterT2Maps
+        EPG and mono-exponential fits (:func:`~qmri_kernels.t2.map_water_t2`).
+    pdff : (nx, ny, nz) ndarray of float64
+        Dixon PDFF carried onto the MESE grid (fraction).
+    fieldmap : (nx, ny, nz) ndarray of float64
+        Dixon field map carried onto the MESE grid (Hz).
+    fat_share : (nx, ny, nz) ndarray of float64
+        Fat signal share of the fat-saturated echo train fixed in the EPG fit (fraction;
+        NaN: fitted free).
+    """
 
     mese: MeseData
     maps: WaterT2Maps
@@ -135,15 +174,27 @@ def water_t2_subject(mese: MeseData, pdff, fieldmap, megre_affine, muscle_mask,
     Parameters
     ----------
     mese : MeseData
+        The subject's spin echo (:func:`load_mese`); its TR must be known.
     pdff, fieldmap : array-like, MEGRE grid
         Dixon PDFF ([0, 1]) and field map (Hz).
     megre_affine : (4, 4) array-like
+        Voxel centre → RAS mm of the MEGRE grid.
     muscle_mask, body_mask : array-like of bool, MESE grid
+        (nx, ny, nz): the muscles (boundary guard of the PDFF, B1 smoothing) and the
+        voxels to fit.
     fat_t2 : float, optional
         Fat T2 in s (default: the library's, 133 ms; ignored when ``model`` is given).
     model : EPGT2Model, optional
         The EPG model (slice profile, fat T2, T1s); default
         :meth:`EPGT2Model.from_echo_times` of the echo times.
+
+    Returns
+    -------
+    SubjectT2
+        The fits (``maps.epg.water_t2`` in s, ``maps.monoexp.t2`` in s, NaN outside
+        ``body_mask``), and the inputs on the MESE grid: ``pdff`` (fraction),
+        ``fieldmap`` (Hz) and ``fat_share`` (fraction of the fat-saturated echo train;
+        NaN where the Dixon maps give no value).
 
     Raises
     ------

@@ -246,7 +246,17 @@ class MaskQAWidget(widgets.VBox):
     def canvas_to_voxel(self, x: float, y: float) -> tuple[int, int] | None:
         """Voxel (i, j) of the current slice under canvas pixel (x, y); None outside.
 
-        ``x`` runs right, ``y`` down, in canvas pixels (what ipycanvas reports).
+        Parameters
+        ----------
+        x, y : float
+            Canvas pixel position: ``x`` runs right, ``y`` down (what ipycanvas
+            reports); voxel (column, row) is ``floor(x / scale)``, ``floor(y / scale)``.
+
+        Returns
+        -------
+        (int, int) or None
+            Voxel indices (i, j) along the session's first two axes, undoing the display
+            orientation; None if (x, y) is off the image or not finite.
         """
         if not (math.isfinite(x) and math.isfinite(y)):
             return None
@@ -257,7 +267,19 @@ class MaskQAWidget(widgets.VBox):
 
     def voxel_to_canvas(self, i: int, j: int) -> tuple[float, float]:
         """Canvas pixel (x, y) at the centre of voxel (i, j) (inverse of
-        :meth:`canvas_to_voxel`)."""
+        :meth:`canvas_to_voxel`).
+
+        Parameters
+        ----------
+        i, j : int
+            Voxel indices along the session's first two axes (not range-checked).
+
+        Returns
+        -------
+        (float, float)
+            Canvas pixel (x right, y down) of the voxel's centre: ``(col + 0.5) * scale``,
+            ``(row + 0.5) * scale``.
+        """
         row, col = self._orient.display(int(i), int(j))
         return (col + 0.5) * self.scale, (row + 0.5) * self.scale
 
@@ -286,10 +308,21 @@ class MaskQAWidget(widgets.VBox):
     def render_slice(self, slice_index: int | None = None) -> np.ndarray:
         """The displayed slice as an RGBA image at one pixel per voxel.
 
+        Parameters
+        ----------
+        slice_index : int, optional
+            Slice along the third axis; None: the slice the slider shows.
+
         Returns
         -------
         (rows, cols, 4) ndarray of uint8
-            Anterior up, patient left on the right (see the module notes).
+            Anterior up, patient left on the right (see the module notes): the windowed
+            grey image blended with the label colours at the overlay opacity, alpha 255.
+
+        Raises
+        ------
+        IndexError
+            If ``slice_index`` is outside the volume.
         """
         k = self.slice_slider.value if slice_index is None else int(slice_index)
         return self._render(k, slice(None), slice(None))
@@ -420,7 +453,16 @@ class MaskQAWidget(widgets.VBox):
         self._stroke_ms["draw"] += self._redraw(self._disc_region(voxels, r))
 
     def on_mouse_down(self, x: float, y: float) -> None:
-        """Canvas mouse-down at pixel (x, y): fill there, or start a paint / erase stroke."""
+        """Canvas mouse-down at pixel (x, y): fill there, or start a paint / erase stroke.
+
+        A refused fill (no enclosed hole) is reported in :attr:`message`, not raised.
+        Nothing happens off the image.
+
+        Parameters
+        ----------
+        x, y : float
+            Canvas pixel position (x right, y down), as ipycanvas reports it.
+        """
         voxel = self.canvas_to_voxel(x, y)
         if voxel is None:
             return
@@ -442,7 +484,16 @@ class MaskQAWidget(widgets.VBox):
         self._brush([voxel])
 
     def on_mouse_move(self, x: float, y: float) -> None:
-        """Canvas mouse-move: while a stroke is on, brush along the path from the last voxel."""
+        """Canvas mouse-move: while a stroke is on, brush along the path from the last voxel.
+
+        Discs are placed at most half a brush radius apart along the straight path, so a
+        fast drag leaves no gaps. Ignored when no stroke is on or off the image.
+
+        Parameters
+        ----------
+        x, y : float
+            Canvas pixel position (x right, y down), as ipycanvas reports it.
+        """
         if not self._dragging:
             return
         voxel = self.canvas_to_voxel(x, y)
@@ -463,7 +514,16 @@ class MaskQAWidget(widgets.VBox):
         self._last_voxel = voxel
 
     def on_mouse_up(self, x: float, y: float) -> None:
-        """Canvas mouse-up (or the pointer leaving the canvas): end the stroke, update values."""
+        """Canvas mouse-up (or the pointer leaving the canvas): end the stroke, update values.
+
+        The stroke becomes one undo step; the biopsied muscle's values and
+        :attr:`timings` are updated.
+
+        Parameters
+        ----------
+        x, y : float
+            Canvas pixel position (x right, y down); brushed to first if on the image.
+        """
         if not self._dragging:
             return
         self.on_mouse_move(x, y)
@@ -481,7 +541,19 @@ class MaskQAWidget(widgets.VBox):
 
     def on_key_down(self, key: str, shift: bool = False, ctrl: bool = False,
                     meta: bool = False) -> None:
-        """Key pressed on the focused canvas (see :data:`KEYS`)."""
+        """Key pressed on the focused canvas (see :data:`KEYS`).
+
+        Unknown keys, and Ctrl/Cmd combinations other than undo, redo and save, are
+        ignored.
+
+        Parameters
+        ----------
+        key : str
+            The browser's ``KeyboardEvent.key`` (``"p"``, ``"["``, ``"ArrowUp"`` ...);
+            single letters are matched case-insensitively.
+        shift, ctrl, meta : bool
+            Modifier keys held (Cmd is ``meta`` on macOS).
+        """
         mod = ctrl or meta
         k = key.lower() if len(key) == 1 else key
         if k == "z" and (shift and mod):
@@ -508,7 +580,13 @@ class MaskQAWidget(widgets.VBox):
     # ---------------------------------------------------------------------- buttons
 
     def undo(self) -> int:
-        """Undo the last edit (or stroke); returns the voxels restored."""
+        """Undo the last edit (or stroke); returns the voxels restored.
+
+        Returns
+        -------
+        int
+            Voxels changed back; 0 if there was nothing to undo (the message says so).
+        """
         self._end_stroke()
         t0 = time.perf_counter()
         n = self.session.undo()
@@ -519,7 +597,13 @@ class MaskQAWidget(widgets.VBox):
         return n
 
     def redo(self) -> int:
-        """Redo the last undone edit; returns the voxels changed."""
+        """Redo the last undone edit; returns the voxels changed.
+
+        Returns
+        -------
+        int
+            Voxels changed again; 0 if there was nothing to redo (the message says so).
+        """
         self._end_stroke()
         t0 = time.perf_counter()
         n = self.session.redo()
@@ -547,6 +631,11 @@ class MaskQAWidget(widgets.VBox):
 
         The slice with its overlay as on the canvas (same orientation, letters at the
         edges), the labels present in the slice, and the biopsied muscle's values.
+
+        Parameters
+        ----------
+        dpi : int
+            Resolution; the figure is 8.4 × 5.2 inches (840 × 520 pixels at 100 dpi).
 
         Returns
         -------

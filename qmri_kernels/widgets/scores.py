@@ -35,6 +35,9 @@ __all__ = ["ScoreEntryWidget"]
 _OPTIONS = [(f"{k} {word}", k) for k, word in SCALE.items()]
 _TOOLTIPS = [f"{k}: {word} changes" if k else f"{k}: {word}" for k, word in SCALE.items()]
 _COLORS = {"error": "#b2182b", "info": "#1a6334"}
+#: DOM classes (for styling and browser tests): the whole sheet, and each item's row.
+_SHEET_CLASS = "qmri-score-entry"
+_ROW_CLASS = "qmri-score-item"
 
 
 class ScoreEntryWidget(widgets.VBox):
@@ -58,6 +61,11 @@ class ScoreEntryWidget(widgets.VBox):
         "9 of 13 complete".
     message : ipywidgets.HTML
         Empty, a confirmation, or why an entry was refused.
+
+    Notes
+    -----
+    DOM classes: the sheet ``qmri-score-entry``; each item's row ``qmri-score-item`` and
+    ``qmri-score-item-<item>`` (e.g. ``qmri-score-item-necrosis``).
 
     Examples
     --------
@@ -87,7 +95,10 @@ class ScoreEntryWidget(widgets.VBox):
             toggle.observe(lambda change, item=item: self._on_score(item, change), "value")
             self.toggles[item] = toggle
             label = widgets.Label(ITEM_LABELS[item], layout=widgets.Layout(width="190px"))
-            rows.append(widgets.HBox([label, toggle]))
+            row = widgets.HBox([label, toggle])
+            row.add_class(_ROW_CLASS)
+            row.add_class(f"{_ROW_CLASS}-{item}")
+            rows.append(row)
         self.notes = widgets.Textarea(placeholder="Notes on this slide (saved when you leave "
                                                   "the box)", continuous_update=False,
                                       layout=widgets.Layout(width="640px", height="60px"))
@@ -110,6 +121,7 @@ class ScoreEntryWidget(widgets.VBox):
         nav = widgets.HBox([self.prev_button, self.next_button, self.progress, self.lock_button],
                            layout=widgets.Layout(align_items="center"))
         super().__init__(children=[self.header, legend, *rows, self.notes, nav, self.message])
+        self.add_class(_SHEET_CLASS)
         self.go_to(start)
 
     # -- state --------------------------------------------------------------------------
@@ -149,7 +161,17 @@ class ScoreEntryWidget(widgets.VBox):
             self.lock_button.description = "locked"
 
     def go_to(self, index: int) -> None:
-        """Show slide ``index`` (clipped to the first/last slide)."""
+        """Show slide ``index`` (clipped to the first/last slide).
+
+        Loads this reader's scores and note of that slide into the controls (without
+        recording anything) and updates the header, navigation buttons and progress.
+
+        Parameters
+        ----------
+        index : int
+            Position in the reader's shuffled slide order (0 = first); values outside
+            the range show the first or last slide.
+        """
         n = len(self._session.slides)
         self._index = max(0, min(int(index), n - 1))
         code = self.current_code
