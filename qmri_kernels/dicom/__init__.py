@@ -4,9 +4,11 @@
 result back for the fitting chapters. Bad input raises :class:`DicomError` (a
 ``ValueError``) naming the file or series.
 
-One job per module: :mod:`.discover` (files by content), :mod:`.headers` (header only),
+One job per module: :mod:`.discover` (files by content), :mod:`.headers` (header only;
+non-image objects skipped), :mod:`.enhanced` (multi-frame files split into frames),
 :mod:`.group` (series × image part), :mod:`.classify` (role), :mod:`.sort` (slice × echo
-table), :mod:`.check` (the checks), :mod:`.volume` (pixels, rescale, phase, affine),
+table), :mod:`.check` (the checks), :mod:`.decoders` (compressed pixel data: decoders and
+what to install), :mod:`.volume` (pixels, rescale, phase, affine),
 :mod:`.deidentify` (PS3.15 allow-list), :mod:`.sidecar` (BIDS JSON), :mod:`.bids` (names,
 writing, reading back), :mod:`.summary` (tables for the book), :mod:`.privacy` (identity
 scan); ``_ingest`` strings them together atomically.

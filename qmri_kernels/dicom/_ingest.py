@@ -17,7 +17,6 @@ import logging
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,10 +28,10 @@ import numpy as np
 from .bids import (ROLE_SUFFIX, bids_name, load_series, parse_name, subject_label, write_json,
                    write_nifti)
 from .check import check_series, check_subject
-from .classify import Classification, classify
+from .classify import Classification, classify, complex_parts_note
 from .deidentify import deidentify
 from .discover import discover
-from .errors import DicomError, DicomWarning
+from .errors import DicomError, report_skip
 from .group import Series, group_series
 from .headers import read_headers
 from .sidecar import provenance, sidecar, software_versions
@@ -73,13 +72,22 @@ def plan(source_dir: str | os.PathLike,
     -------
     list of PlannedSeries
         Every series found, in series-number order; series of the same role and part get
-        run numbers 1, 2, … (``None`` when there is only one).
+        run numbers 1, 2, … (``None`` when there is only one). A ``megre`` whose echoes
+        are not complex (e.g. magnitude only) keeps its role, and its reason says what the
+        fat-water fit cannot do with it (:func:`~.classify.complex_parts_note`).
 
     Raises
     ------
     DicomError
-        No DICOM files, a corrupt header, two patients or studies mixed, or ``roles``
-        naming a series number that is not in the folder or an unknown role.
+        No DICOM files, no images among them, a corrupt image file, two patients or
+        studies mixed, or ``roles`` naming a series number that is not in the folder or an
+        unknown role.
+
+    Warns
+    -----
+    DicomWarning
+        Each file skipped (not DICOM, or no image: DICOMDIR, presentation state,
+        structured report, header without pixel data), with the reason; also logged.
     """
     root = Path(source_dir)
     files = discover(root)
@@ -87,7 +95,8 @@ def plan(source_dir: str | os.PathLike,
         raise DicomError(f"{root}: no DICOM files found")
     headers = read_headers(files, root)
     if not headers:
-        raise DicomError(f"{root}: no DICOM images found (only a DICOMDIR)")
+        raise DicomError(f"{root}: no DICOM images found (only objects without pixel data, "
+                         "each named in the warnings)")
     check_subject(headers, str(root))
     series = group_series(headers)
     roles = dict(roles or {})
@@ -102,6 +111,10 @@ def plan(source_dir: str | os.PathLike,
     planned = [(s, Classification(None if roles[s.number] == "ignore"
                                   else roles[s.number], "role set by the manifest")
                 if s.number in roles else classify(s)) for s in series]
+    note = complex_parts_note({s.part for s, c in planned if c.role == "megre"})
+    if note is not None:
+        planned = [(s, Classification(c.role, f"{c.reason}; {note}") if c.role == "megre"
+                    else c) for s, c in planned]
     counts: dict[tuple[str, str], int] = {}
     for s, c in planned:
         if c.role is not None:
@@ -231,13 +244,17 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: s
     Warns
     -----
     DicomWarning
-        Non-DICOM files skipped; series of no known role left alone (with the reason).
+        Files skipped (not DICOM, or holding no image); series left alone, unclassified
+        (with the reason); a multi-echo gradient echo whose echoes are not complex (written,
+        but the fat-water fit cannot use it). Each is also logged.
 
     Notes
     -----
     Series roles: multi-echo gradient echo → ``MEGRE`` (per echo and part), multi-echo
     spin echo → ``MESE`` (per echo), T2-weighted → ``T2w``; see
     :mod:`qmri_kernels.dicom.classify`. De-identification: :mod:`qmri_kernels.dicom.deidentify`.
+    Enhanced multi-frame MR files are split into their frames (:mod:`.enhanced`);
+    compressed pixel data is decoded by pydicom's plug-ins (:mod:`.decoders`).
     """
     label = subject_label(subject)
     out_dir = Path(out_dir)
@@ -245,9 +262,14 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: s
     targets = [p for p in planned if p.classification.role is not None]
     for p in planned:
         if p.classification.role is None:
-            msg = (f"sub-{label}: {p.series.label} left alone: {p.classification.reason}")
-            log.info(msg)
-            warnings.warn(msg, DicomWarning, stacklevel=2)
+            how = ("left alone (role 'ignore' given)" if p.classification.reason ==
+                   "role set by the manifest" else
+                   f"unclassified, left alone: {p.classification.reason}")
+            report_skip(f"sub-{label}: {p.series.label} {how}")
+    note = complex_parts_note({p.series.part for p in targets
+                               if p.classification.role == "megre"})
+    if note is not None:
+        report_skip(f"sub-{label}: {note}")
     if not targets:
         found = "; ".join(f"{p.series.label}: {p.classification.reason}" for p in planned)
         raise DicomError(f"{source_dir}: no series of a known role "
@@ -304,6 +326,15 @@ def load_subject_series(manifest, subject: str, role: str, part: str = "mag"):
     try:
         return load_series(manifest.derivatives, entry.bids_id, role, part)
     except DicomError:
+        if _ingested(Path(manifest.derivatives), entry.bids_id, role):
+            raise  # ingested, but not usable as asked (e.g. a magnitude-only MEGRE)
         ingest(entry.dicom_root, manifest.derivatives, entry.id,
                roles=getattr(entry, "roles", dict)())
         return load_series(manifest.derivatives, entry.bids_id, role, part)
+
+
+def _ingested(bids_dir: Path, subject: str, role: str) -> bool:
+    """Whether ingest output of ``role`` exists for ``subject``."""
+    anat = bids_dir / f"sub-{subject_label(subject)}" / "anat"
+    return anat.is_dir() and any((parse_name(p.name) or {}).get("role") == role
+                                 for p in anat.iterdir())

@@ -23,6 +23,7 @@ import nibabel as nib
 import numpy as np
 
 from ..subject_id import subject_label as _subject_label
+from .classify import complex_parts_note
 from .errors import DicomError
 
 __all__ = ["ROLE_SUFFIX", "subject_label", "bids_name", "bids_path", "write_nifti",
@@ -215,7 +216,8 @@ def load_series(bids_dir: str | os.PathLike, subject: str, role: str, part: str 
     ------
     DicomError
         Nothing ingested for that subject/role/part, ambiguous runs, or echoes on
-        different grids.
+        different grids; for ``part="complex"``, echoes that are not complex (e.g. a
+        magnitude-only export: the message says what the fat-water fit needs).
 
     Examples
     --------
@@ -232,9 +234,12 @@ def load_series(bids_dir: str | os.PathLike, subject: str, role: str, part: str 
         if role != "megre":
             raise DicomError(f"part='complex' is only available for megre, not {role!r}")
         anat = bids_dir / f"sub-{label}" / "anat"
-        has_phase = any((parse_name(p.name) or {}).get("part") == "phase"
-                        for p in (anat.iterdir() if anat.is_dir() else []))
-        first, second = ("mag", "phase") if has_phase else ("real", "imag")
+        names = [parse_name(p.name) for p in (anat.iterdir() if anat.is_dir() else [])]
+        parts = {n["part"] for n in names if n is not None and n["role"] == role}
+        if parts and not ({"mag", "phase"} <= parts or {"real", "imag"} <= parts):
+            raise DicomError(f"sub-{label} {role}: no complex echoes to fit — "
+                             f"{complex_parts_note(parts)}")
+        first, second = ("mag", "phase") if "phase" in parts else ("real", "imag")
         a, sidecars, affine, paths_a = _load_part(bids_dir, label, role, first, run)
         b, _, affine_b, paths_b = _load_part(bids_dir, label, role, second, run)
         if len(a) != len(b) or not np.allclose(affine, affine_b, atol=1e-4):

@@ -8,9 +8,10 @@ study UIDs) are compared but never printed.
 from __future__ import annotations
 
 import numpy as np
-from pydicom.uid import (UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
+from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
                          ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless)
 
+from .decoders import check_decodable
 from .errors import DicomError
 from .group import Series
 from .headers import ImageHeader
@@ -18,7 +19,8 @@ from .headers import ImageHeader
 __all__ = ["SUPPORTED_TRANSFER_SYNTAXES", "check_subject", "check_series", "check_spacing",
            "ORIENTATION_TOL", "SPACING_TOL_MM"]
 
-#: Transfer syntaxes whose pixel data pydicom decodes with NumPy alone.
+#: Transfer syntaxes whose pixel data pydicom decodes with NumPy alone (the compressed ones
+#: need a decoder plug-in: :mod:`~qmri_kernels.dicom.decoders`).
 SUPPORTED_TRANSFER_SYNTAXES: frozenset[str] = frozenset({
     ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian, RLELossless})
@@ -69,16 +71,20 @@ def check_series(series: Series) -> None:
     Raises
     ------
     DicomError
-        Unsupported transfer syntax (named); not single-sample greyscale; missing
+        Transfer syntax without a decoder here (named, with the package to install:
+        :func:`~qmri_kernels.dicom.decoders.check_decodable`); a multi-frame file without
+        per-frame functional groups; not single-sample greyscale; missing
         ImagePositionPatient / ImageOrientationPatient / PixelSpacing / Rows / Columns;
         orientation, pixel spacing or matrix differing from the series' first image.
     """
     ref = series.headers[0]
     for h in series.headers:
         if h.transfer_syntax not in SUPPORTED_TRANSFER_SYNTAXES:
-            name = UID(h.transfer_syntax).name if h.transfer_syntax else "none"
-            raise _fail(series, h, f"unsupported transfer syntax {name} ({h.transfer_syntax}); "
-                                   "decompress first (e.g. dcmdjpeg, gdcmconv --raw)")
+            check_decodable(h.transfer_syntax, f"{series.label}: {h.name}")
+        if h.n_frames > 1 and h.frame is None:
+            raise _fail(series, h, f"{h.n_frames} frames without per-frame functional groups: "
+                                   "the frames cannot be placed in space; convert the file "
+                                   "with dcm2niix")
         ds = h.dataset
         if int(ds.get("SamplesPerPixel", 1) or 1) != 1 or \
                 str(ds.get("PhotometricInterpretation", "MONOCHROME2")) != "MONOCHROME2":

@@ -5,21 +5,18 @@ in any nesting. A file is DICOM if it has the Part 10 marker ``DICM`` after its 
 preamble (PS3.10 §7.1), or, for old exports without a preamble, if it starts with a group
 0x0002 or 0x0008 element. A ``DICOMDIR`` (the media directory, PS3.10 §8) is tolerated and
 skipped: files are found by walking the tree, not through the directory record. Anything
-else is skipped with a :class:`~qmri_kernels.dicom.errors.DicomWarning`.
+else is skipped; each skipped file is named in the log and in a
+:class:`~qmri_kernels.dicom.errors.DicomWarning`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import warnings
 from pathlib import Path
 
-from .errors import DicomError, DicomWarning
+from .errors import DicomError, report_skip
 
 __all__ = ["discover", "sniff"]
-
-log = logging.getLogger(__name__)
 
 _PREAMBLE = 128
 _MAGIC = b"DICM"
@@ -70,7 +67,8 @@ def discover(source_dir: str | os.PathLike) -> list[tuple[Path, bool]]:
     Warns
     -----
     DicomWarning
-        For each file that is not DICOM (named, relative to ``source_dir``).
+        For each file that is not DICOM, and each DICOMDIR (named, relative to
+        ``source_dir``); the same message is logged.
     """
     root = Path(source_dir)
     if not root.is_dir():
@@ -86,9 +84,9 @@ def discover(source_dir: str | os.PathLike) -> list[tuple[Path, bool]]:
             if kind in ("dicom", "raw"):
                 found.append((path, kind == "dicom"))
             elif kind == "dicomdir":
-                log.info("%s: DICOMDIR skipped (files are found by walking the tree)",
-                         path.relative_to(root))
+                report_skip(f"{path.relative_to(root)}: a media directory (DICOMDIR), not an "
+                            "image; skipped (files are found by walking the tree)")
             else:
-                warnings.warn(f"{path.relative_to(root)}: not a DICOM file (no 'DICM' marker); "
-                              "skipped", DicomWarning, stacklevel=2)
+                report_skip(f"{path.relative_to(root)}: not a DICOM file (no 'DICM' marker); "
+                            "skipped")
     return found

@@ -3,6 +3,12 @@
 Only what grouping, classification, sorting and checking need is parsed; the pydicom
 data set (without pixel data) is kept for de-identification and the sidecar. Units are
 converted here, once: DICOM echo and repetition times (ms) become seconds.
+
+:func:`read_headers` turns a folder's files into *images*: an enhanced multi-frame file
+becomes one :class:`ImageHeader` per frame (:mod:`.enhanced`), and objects that hold no
+image — a DICOMDIR, presentation states, structured reports, a header without pixel
+data — are skipped with their reason in the log and a
+:class:`~qmri_kernels.dicom.errors.DicomWarning` (:func:`skip_reason`).
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from pydicom.multival import MultiValue
 
-from .errors import DicomError, DicomWarning
+from .enhanced import frame_datasets, has_functional_groups
+from .errors import DicomError, report_skip
 
-__all__ = ["ImageHeader", "read_header", "read_headers", "MEDIA_DIRECTORY_SOP_CLASS"]
+__all__ = ["ImageHeader", "read_header", "read_headers", "split_frames", "skip_reason",
+           "MEDIA_DIRECTORY_SOP_CLASS"]
 
 _PIXEL_DATA = 0x7FE00010
+#: Pixel Data, Float Pixel Data, Double Float Pixel Data.
+_ANY_PIXEL_DATA = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 _DEFER_BYTES = 2048  # values larger than this (pixel data) are skipped, not read
 
 #: SOP class of a DICOMDIR (Media Storage Directory Storage, PS3.4 Annex F).
@@ -68,6 +78,14 @@ class ImageHeader:
         [row spacing, column spacing] in mm.
     rows, columns : int or None
     n_frames : int
+        NumberOfFrames of the file (1 for single-frame images).
+    frame : int or None
+        0-based frame of an enhanced multi-frame file this image is (``None``: the whole
+        file is the image).
+    sop_class : str
+        SOPClassUID (of the file meta if the data set has none; ``""`` if neither).
+    has_pixel_data : bool
+        Whether the file holds pixel data.
     preamble : bool
         Whether the file has a Part 10 preamble (``False``: read with ``force=True``).
     pixel_offset, pixel_length : int or None
@@ -98,6 +116,9 @@ class ImageHeader:
     preamble: bool = True
     pixel_offset: int | None = None
     pixel_length: int | None = None
+    frame: int | None = None
+    sop_class: str = ""
+    has_pixel_data: bool = True
 
 
 def _value(ds: Dataset, keyword: str, convert, name: str):
@@ -133,8 +154,9 @@ def _truncation(ds: Dataset, size: int) -> str | None:
 
     pydicom stops quietly at the end of a file; the signs of truncation are a value
     shorter than its stated length, a deferred value (pixel data) that would end beyond
-    the file, bytes left over after the last element, or an image storage object
-    without pixel data.
+    the file, or bytes left over after the last element. An image storage object
+    without pixel data is *not* one: it is a header-only object, skipped by
+    :func:`read_headers` with its reason.
     """
     last_end = None
     for tag in ds.keys():
@@ -150,9 +172,6 @@ def _truncation(ds: Dataset, size: int) -> str | None:
         last_end = end
     if last_end is not None and 0 < size - last_end < 8:
         return f"{size - last_end} stray bytes after the last complete element"
-    sop_class = str(ds.get("SOPClassUID", ""))
-    if _PIXEL_DATA not in ds and "Image Storage" in UID(sop_class).name:
-        return "an image storage object without pixel data"
     return None
 
 
@@ -197,6 +216,7 @@ def read_header(path: Path, root: Path | None = None, *, preamble: bool = True) 
     if problem:
         raise DicomError(f"{name}: corrupt or truncated DICOM file ({problem})")
     pixel_offset = pixel_length = None
+    has_pixel_data = any(tag in ds for tag in _ANY_PIXEL_DATA)
     if _PIXEL_DATA in ds:
         raw = ds.get_item(_PIXEL_DATA, keep_deferred=True)
         if isinstance(raw, RawDataElement) and raw.length != 0xFFFFFFFF and not deflated:
@@ -206,6 +226,16 @@ def read_header(path: Path, root: Path | None = None, *, preamble: bool = True) 
     ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     if not ts:
         ts = pydicom.uid.ImplicitVRLittleEndian
+    sop_class = str(ds.get("SOPClassUID") or "").strip() or (
+        str(meta.get("MediaStorageSOPClassUID") or "").strip() if meta is not None else "")
+    return _header(path, name, ds, ts, preamble=preamble, pixel_offset=pixel_offset,
+                   pixel_length=pixel_length, sop_class=sop_class,
+                   has_pixel_data=has_pixel_data)
+
+
+def _header(path: Path, name: str, ds: Dataset, ts: str, *, frame: int | None = None,
+            n_frames: int | None = None, **file_fields) -> ImageHeader:
+    """An :class:`ImageHeader` from a (file's or frame's) data set."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         patient = ds.get("PatientID") or ds.get("PatientName")
@@ -214,7 +244,7 @@ def read_header(path: Path, root: Path | None = None, *, preamble: bool = True) 
                            (raw_type if isinstance(raw_type, (MultiValue, list)) else [raw_type]))
         echo_ms = _value(ds, "EchoTime", float, name)
         tr_ms = _value(ds, "RepetitionTime", float, name)
-        header = ImageHeader(
+        return ImageHeader(
             path=path, name=name, dataset=ds, transfer_syntax=ts,
             sop_instance_uid=_value(ds, "SOPInstanceUID", str, name),
             series_uid=_value(ds, "SeriesInstanceUID", str, name),
@@ -231,18 +261,85 @@ def read_header(path: Path, root: Path | None = None, *, preamble: bool = True) 
             pixel_spacing=_value(ds, "PixelSpacing", _floats(2), name),
             rows=_value(ds, "Rows", int, name),
             columns=_value(ds, "Columns", int, name),
-            n_frames=_value(ds, "NumberOfFrames", int, name) or 1,
-            preamble=preamble, pixel_offset=pixel_offset, pixel_length=pixel_length,
+            n_frames=n_frames or _value(ds, "NumberOfFrames", int, name) or 1,
+            frame=frame, **file_fields,
         )
-    return header
+
+
+def split_frames(header: ImageHeader) -> list[ImageHeader]:
+    """The frames of an enhanced multi-frame image, each as an image of its own.
+
+    Parameters
+    ----------
+    header : ImageHeader
+        A file read by :func:`read_header`.
+
+    Returns
+    -------
+    list of ImageHeader
+        ``[header]`` for a file without functional groups; otherwise one header per frame
+        (:func:`~qmri_kernels.dicom.enhanced.frame_datasets`), named
+        ``"<file> frame <n>"`` (1-based) in messages, ``frame`` the 0-based index.
+
+    Raises
+    ------
+    DicomError
+        The functional groups are malformed (named with the file).
+    """
+    ds = header.dataset
+    if not has_functional_groups(ds):
+        return [header]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frames = frame_datasets(ds)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise DicomError(f"{header.name}: malformed multi-frame functional groups "
+                         f"({exc})") from None
+    fields = dict(preamble=header.preamble, pixel_offset=header.pixel_offset,
+                  pixel_length=header.pixel_length, sop_class=header.sop_class,
+                  has_pixel_data=header.has_pixel_data)
+    return [_header(header.path, f"{header.name} frame {k + 1}", fds, header.transfer_syntax,
+                    frame=k, n_frames=len(frames), **fields)
+            for k, fds in enumerate(frames)]
+
+
+def skip_reason(header: ImageHeader) -> str | None:
+    """Why a DICOM file is not an image the ingest reads, or ``None`` if it is one.
+
+    A media directory (DICOMDIR) and every object without pixel data — presentation
+    states, structured reports, key-object selections, raw data, spectroscopy, or an
+    image header whose pixels were left out of the export — hold no image.
+    """
+    sop = header.sop_class
+    sop_name = UID(sop).name if sop else "no SOPClassUID"
+    if sop == MEDIA_DIRECTORY_SOP_CLASS:
+        return "a media directory (DICOMDIR), not an image; files are found by walking the tree"
+    if header.has_pixel_data:
+        return None
+    if "Presentation State" in sop_name:
+        return f"a presentation state ({sop_name}): display settings, no pixel data"
+    if " SR " in f" {sop_name} " or "Structured Report" in sop_name:
+        return f"a structured report ({sop_name}): no pixel data"
+    if "Key Object" in sop_name:
+        return f"a key object selection ({sop_name}): no pixel data"
+    if "Image Storage" in sop_name:
+        return f"an image header without pixel data ({sop_name}): a header-only export"
+    return f"a non-image object ({sop_name}): no pixel data"
 
 
 def read_headers(files: list[tuple[Path, bool]], root: Path) -> list[ImageHeader]:
-    """Headers of ``files`` (as :func:`~qmri_kernels.dicom.discover.discover` returns them).
+    """The images in ``files`` (as :func:`~qmri_kernels.dicom.discover.discover` returns them).
 
-    DICOMDIR data sets found by content are dropped (they hold no image). A file without
-    Part 10 preamble that does not read as a data set with an SOP class is skipped with a
-    :class:`~qmri_kernels.dicom.errors.DicomWarning`.
+    Enhanced multi-frame files are split into their frames (:func:`split_frames`). Files
+    that hold no image (:func:`skip_reason`), and files without Part 10 preamble that do
+    not read as a data set with an SOP class, are skipped, each with its reason logged and
+    given as a :class:`~qmri_kernels.dicom.errors.DicomWarning`.
+
+    Raises
+    ------
+    DicomError
+        A file with the Part 10 preamble that is corrupt or truncated.
     """
     out = []
     for path, preamble in files:
@@ -252,17 +349,16 @@ def read_headers(files: list[tuple[Path, bool]], root: Path) -> list[ImageHeader
             try:
                 header = read_header(path, root, preamble=False)
             except DicomError as exc:
-                warnings.warn(f"{exc}; skipped", DicomWarning, stacklevel=2)
+                report_skip(f"{exc}; skipped")
                 continue
             if not header.dataset.get("SOPClassUID"):
-                warnings.warn(f"{header.name}: not a DICOM file (no SOPClassUID); skipped",
-                              DicomWarning, stacklevel=2)
+                report_skip(f"{header.name}: not a DICOM file (no SOPClassUID); skipped")
                 continue
         else:
             header = read_header(path, root, preamble=True)
-        if str(header.dataset.get("SOPClassUID", "")) == MEDIA_DIRECTORY_SOP_CLASS or \
-                str(getattr(header.dataset, "file_meta", Dataset()).get(
-                    "MediaStorageSOPClassUID", "")) == MEDIA_DIRECTORY_SOP_CLASS:
+        reason = skip_reason(header)
+        if reason is not None:
+            report_skip(f"{header.name}: {reason}; skipped")
             continue
-        out.append(header)
+        out.extend(split_frames(header))
     return out

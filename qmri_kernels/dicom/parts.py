@@ -17,11 +17,20 @@ _PART_TOKENS = {"MAGNITUDE": "mag", "M": "mag", "PHASE": "phase", "P": "phase",
 _GE_PARTS = {0: "mag", 1: "phase", 2: "real", 3: "imag"}
 
 
-def image_part(header: ImageHeader) -> str:
-    """``"mag"``, ``"phase"``, ``"real"`` or ``"imag"`` from ImageType, else GE's (0043,102F).
+# ComplexImageComponent (0008,9208) of enhanced images (MRImageFrameTypeSequence).
+_COMPLEX_COMPONENT = {"MAGNITUDE": "mag", "PHASE": "phase", "REAL": "real",
+                      "IMAGINARY": "imag"}
 
-    Defaults to ``"mag"`` when neither says otherwise.
+
+def image_part(header: ImageHeader) -> str:
+    """``"mag"``, ``"phase"``, ``"real"`` or ``"imag"`` of one image.
+
+    From ComplexImageComponent (the attribute enhanced images carry per frame), else
+    ImageType, else GE's private (0043,102F); ``"mag"`` when none says otherwise.
     """
+    component = str(header.dataset.get("ComplexImageComponent") or "").strip().upper()
+    if component in _COMPLEX_COMPONENT:
+        return _COMPLEX_COMPONENT[component]
     for token in header.image_type[2:]:
         if token in _PART_TOKENS:
             return _PART_TOKENS[token]

@@ -2,7 +2,9 @@
 
 Slices are ordered by the projection of ImagePositionPatient on the slice normal
 (row × column direction cosines, PS3.3 C.7.6.2.1.1), never by InstanceNumber, file name or
-SliceLocation, which vendors fill differently.
+SliceLocation, which vendors fill differently. The frames of an enhanced multi-frame file
+arrive here as images of their own (:mod:`.enhanced`) and are sorted the same way, by
+position and echo time, never by frame number.
 """
 
 from __future__ import annotations
@@ -68,14 +70,15 @@ def sort_series(series: Series) -> SortedSeries:
         position and echo time), two images claim the same slice and echo, a slice is
         missing (uneven spacing) or the stack is sheared.
     """
-    # the same image twice (same SOPInstanceUID) is one image
-    unique: dict[str, ImageHeader] = {}
+    # the same image twice (same SOPInstanceUID, and frame of a multi-frame file) is one
+    unique: set[tuple[str, int | None]] = set()
     headers = []
     for h in series.headers:
-        if h.sop_instance_uid and h.sop_instance_uid in unique:
+        key = (h.sop_instance_uid, h.frame)
+        if h.sop_instance_uid and key in unique:
             continue
         if h.sop_instance_uid:
-            unique[h.sop_instance_uid] = h
+            unique.add(key)
         headers.append(h)
     iop = headers[0].orientation
     normal = np.cross(iop[:3], iop[3:])

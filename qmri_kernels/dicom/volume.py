@@ -19,6 +19,10 @@ slope and intercept hold for the whole series the stored integers are kept and t
 goes into the NIfTI ``scl_slope``/``scl_inter`` (lossless, half the size of float32, as
 dcm2niix does); otherwise the rescaled values are stored as float32. Phase images are
 converted to radians (see :func:`phase_convention`).
+
+Pixels: native pixel data is read from its offset in the file (a frame of a multi-frame
+file at its own offset); compressed pixel data is decoded by pydicom and its plug-ins
+(:mod:`.decoders`), each multi-frame file once per series.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pydicom
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .errors import DicomError
 from .headers import ImageHeader
@@ -103,18 +107,50 @@ def _native_dtype(header: ImageHeader) -> np.dtype | None:
         samples = int(ds.get("SamplesPerPixel", 1))
     except (TypeError, ValueError):
         return None
+    if header.frame is None and header.n_frames != 1:
+        return None
     if (order is None or header.pixel_offset is None or bits not in (8, 16, 32)
-            or stored != bits or samples != 1 or header.n_frames != 1
-            or header.pixel_length < header.rows * header.columns * bits // 8):
+            or stored != bits or samples != 1 or header.rows is None or header.columns is None
+            or header.pixel_length < header.n_frames * header.rows * header.columns * bits // 8):
         return None
     return np.dtype(f"{order}{'i' if signed else 'u'}{bits // 8}")
 
 
-def read_pixels(header: ImageHeader) -> np.ndarray:
-    """Stored pixel values of one image, shape (rows, columns), the file's integer dtype.
+def _decode(header: ImageHeader) -> np.ndarray:
+    """All frames of ``header``'s file decoded by pydicom, shape (n_frames, rows, columns)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(header.path, force=not header.preamble)
+            if "PixelData" not in ds:
+                raise ValueError("no pixel data")
+            arr = ds.pixel_array
+    except Exception as exc:  # pydicom and its plug-ins raise many types for broken data
+        ts = UID(header.transfer_syntax)
+        detail = " ".join(str(exc).split())[:160]
+        raise DicomError(f"{header.name}: pixel data ({ts.name}) cannot be read or decoded — "
+                         f"corrupt or truncated file ({type(exc).__name__}: {detail})") from None
+    frames = arr.reshape((1, *arr.shape)) if header.n_frames == 1 and arr.ndim == 2 else arr
+    if frames.shape != (header.n_frames, header.rows, header.columns):
+        raise DicomError(f"{header.name}: pixel array shape {arr.shape} does not match "
+                         f"NumberOfFrames x Rows x Columns {header.n_frames}x{header.rows}x"
+                         f"{header.columns}")
+    return frames
+
+
+def read_pixels(header: ImageHeader, cache: dict | None = None) -> np.ndarray:
+    """Stored pixel values of one image (or one frame), shape (rows, columns), integer dtype.
 
     Native pixel data (uncompressed, all bits used) is read straight from its offset in
-    the file; anything else is decoded by pydicom.
+    the file (frame ``k`` of a multi-frame file at ``k`` frame lengths further on);
+    anything else is decoded by pydicom with its plug-ins (:mod:`.decoders`).
+
+    Parameters
+    ----------
+    header : ImageHeader
+    cache : dict, optional
+        Decoded multi-frame files by path: pass the same dict for all frames of a series
+        so that each compressed file is decoded once.
 
     Raises
     ------
@@ -124,9 +160,9 @@ def read_pixels(header: ImageHeader) -> np.ndarray:
     dtype = _native_dtype(header)
     if dtype is not None:
         count = header.rows * header.columns
+        offset = header.pixel_offset + (header.frame or 0) * count * dtype.itemsize
         try:
-            arr = np.fromfile(header.path, dtype=dtype, count=count,
-                              offset=header.pixel_offset)
+            arr = np.fromfile(header.path, dtype=dtype, count=count, offset=offset)
         except OSError as exc:
             raise DicomError(f"{header.name}: pixel data cannot be read ({exc})") from None
         if arr.size != count:
@@ -134,20 +170,14 @@ def read_pixels(header: ImageHeader) -> np.ndarray:
                              "pixels)")
         return arr.reshape(header.rows, header.columns).astype(dtype.newbyteorder("="),
                                                                copy=False)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(header.path, force=not header.preamble)
-            if "PixelData" not in ds:
-                raise ValueError("no pixel data")
-            arr = ds.pixel_array
-    except Exception as exc:  # pydicom raises many types for broken pixel data
-        raise DicomError(f"{header.name}: pixel data cannot be read — corrupt or truncated "
-                         f"file ({type(exc).__name__}: {str(exc)[:120]})") from None
-    if arr.shape != (header.rows, header.columns):
-        raise DicomError(f"{header.name}: pixel array shape {arr.shape} does not match Rows x "
-                         f"Columns {header.rows}x{header.columns}")
-    return arr
+    if header.frame is None:
+        return _decode(header)[0]
+    if cache is not None and header.path in cache:
+        return cache[header.path][header.frame]
+    frames = _decode(header)
+    if cache is not None:
+        cache[header.path] = frames
+    return frames[header.frame]
 
 
 def rescale(header: ImageHeader) -> tuple[float, float]:
@@ -221,9 +251,10 @@ def assemble(sorted_series: SortedSeries) -> Volume:
     scales = {rescale(h) for row in sorted_series.images for h in row}
     stored = None
     values = None
+    decoded: dict = {}  # compressed multi-frame files, decoded once
     for k, row in enumerate(sorted_series.images):
         for e, h in enumerate(row):
-            px = read_pixels(h).T
+            px = read_pixels(h, decoded).T
             if stored is None:
                 stored = np.empty((nx, ny, nz, ne), dtype=px.dtype)
                 if len(scales) > 1:

@@ -76,7 +76,8 @@ def test_spin_echo_phase_and_short_te_and_inversion_have_no_role(study_template)
     del_seq = [dataclasses.replace(h) for h in none.headers]
     for h in del_seq:
         del h.dataset.ScanningSequence
-    assert classify(dataclasses.replace(none, headers=del_seq)).reason == "no ScanningSequence"
+    assert classify(dataclasses.replace(none, headers=del_seq)).reason.startswith(
+        "no ScanningSequence")
 
 
 def test_multiframe_has_no_role(study_template):
@@ -84,3 +85,67 @@ def test_multiframe_has_no_role(study_template):
     multi = dataclasses.replace(series, headers=[dataclasses.replace(h, n_frames=4)
                                                  for h in series.headers])
     assert classify(multi).role is None and "multi-frame" in classify(multi).reason
+
+
+def _one_series(study_template, number, **changes):
+    """Like ``_series_with``, reading only that series' files."""
+    files = [(f, True) for f in study_template.series_files(number)]
+    (series,) = group_series(read_headers(files, study_template.dicom))
+    for h in series.headers:
+        for keyword, value in changes.items():
+            setattr(h.dataset, keyword, value)
+    return series
+
+
+def _only_slices(series, n):
+    """The images of the first ``n`` slice positions of ``series``."""
+    import numpy as np
+    normal = np.cross(series.headers[0].orientation[:3], series.headers[0].orientation[3:])
+    positions = sorted({round(float(h.position @ normal), 2) for h in series.headers})[:n]
+    keep = [h for h in series.headers if round(float(h.position @ normal), 2) in positions]
+    return dataclasses.replace(series, headers=keep)
+
+
+def test_single_t2_weighted_slice_is_unclassified_with_the_reason(study_template):
+    t2w = _one_series(study_template, 3)
+    assert classify(t2w).role == "t2w" and "3 slices" in classify(t2w).reason
+    assert classify(_only_slices(t2w, 2)).role == "t2w"
+    single = classify(_only_slices(t2w, 1))
+    assert single.role is None
+    for fragment in ("TE 120 ms", "1 slice(s)", "at least 2 slices", "roles={3: 't2w'}"):
+        assert fragment in single.reason, single.reason
+    # a single multi-echo spin-echo slice is a T2 map all the same (single-slice mapping)
+    assert classify(_only_slices(_one_series(study_template, 7), 1)).role == "mese"
+
+
+def test_unknown_contrast_and_mixed_sequences_are_unclassified(study_template):
+    epi = classify(_one_series(study_template, 3, ScanningSequence="EP"))
+    assert epi.role is None and "EP with 1 echo time(s)" in epi.reason
+    # a gradient-and-spin-echo hybrid (GRASE; EchoPulseSequence BOTH) is no fat-water MEGRE
+    grase = classify(_one_series(study_template, 5, ScanningSequence=["SE", "GR"]))
+    assert grase.role is None and "not a role" in grase.reason
+    short = dataclasses.replace(_one_series(study_template, 3))
+    short = dataclasses.replace(short, headers=[dataclasses.replace(h, echo_time=0.012)
+                                                for h in short.headers])
+    assert "not T2-weighted" in classify(short).reason
+
+
+def test_image_part_from_complex_image_component():
+    h = _header(("ORIGINAL", "PRIMARY", "MIXED", "NONE"))
+    h.dataset.ComplexImageComponent = "PHASE"
+    assert image_part(h) == "phase"
+    h.dataset.ComplexImageComponent = "MIXED"  # not a part: fall back to ImageType
+    assert image_part(h) == "mag"
+
+
+@pytest.mark.parametrize("parts, ok", [({"mag", "phase"}, True), ({"real", "imag"}, True),
+                                       ({"mag", "phase", "real", "imag"}, True), (set(), True),
+                                       ({"mag"}, False), ({"phase"}, False),
+                                       ({"mag", "real"}, False)])
+def test_complex_parts_note(parts, ok):
+    from qmri_kernels.dicom.classify import complex_parts_note
+
+    note = complex_parts_note(parts)
+    assert (note is None) == ok
+    if not ok:
+        assert "complex echoes" in note and "field map" in note

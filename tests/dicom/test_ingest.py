@@ -187,5 +187,7 @@ def test_dicomdir_is_tolerated(study, tmp_path):
         fs.add(pydicom.dcmread(path))
     fs.write(tmp_path / "media")
     assert (tmp_path / "media" / "DICOMDIR").exists()
-    paths = ingest(tmp_path / "media", tmp_path / "out", "sub-07")
+    with pytest.warns(DicomWarning, match=r"^DICOMDIR: a media directory \(DICOMDIR\), not "
+                                          r"an image; skipped"):
+        paths = ingest(tmp_path / "media", tmp_path / "out", "sub-07")
     assert {p.name for p in paths} == _expected_names()
