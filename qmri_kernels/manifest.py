@@ -63,6 +63,12 @@ _SLICE_PROFILE = {
         "excitation_angle_deg": {"type": "number", "exclusiveMinimum": 0, "maximum": 180},
         "window": {"enum": ["hann", "hamming", "none"]},
         "n_subslices": {"type": "integer", "minimum": 4},
+        "excitation_time_bandwidth": {"type": "number", "exclusiveMinimum": 0},
+        "refocusing_time_bandwidth": {"type": "number", "exclusiveMinimum": 0},
+        "excitation_window": {"enum": ["hann", "hamming", "none"]},
+        "refocusing_window": {"enum": ["hann", "hamming", "none"]},
+        "b1_scaling": {"enum": ["flip", "pulse"]},
+        "extent": {"type": "number", "exclusiveMinimum": 0},
     },
 }
 #: The model assumptions of the fits a study may set (defaults where DICOM is silent).

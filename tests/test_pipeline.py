@@ -35,6 +35,12 @@ def _manifest(root: Path, derivatives: str = "derivatives/qmri") -> Path:
            "scores": "sourcedata/scores_pathology.csv",
            "score_store": "derivatives/scores.sqlite", "derivatives": derivatives,
            "truth": "truth",
+           # the fits told the simulated scanner's pulses and fat spectrum: these tests
+           # check the machinery; tests/t2/test_robustness.py measures wrong assumptions
+           "acquisition": {"fat_spectrum": "ren2008-9peak", "mese_slice_profile": {
+               "excitation_window": "hamming", "excitation_time_bandwidth": 3.0,
+               "refocusing_window": "hamming", "refocusing_time_bandwidth": 2.0,
+               "refocusing_width": 1.5, "excitation_angle_deg": 90, "extent": 3.0}},
            "subjects": [{"id": "01", "dicom_root": "sourcedata/sub-01/dicom",
                          "biopsy_muscle": "RF", "biopsy_side": "left"},
                         {"id": "13", "dicom_root": "sourcedata/sub-13/dicom",

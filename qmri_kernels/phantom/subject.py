@@ -2,14 +2,18 @@
 
 :func:`make_subject` draws a subject from a seed; :meth:`Subject.truth` samples its
 ground-truth maps on any :class:`~.grid.Grid`; the ``simulate_*`` methods produce the three
-series of the protocol with the physics the fits invert:
+series of the protocol with a scanner's physics (:mod:`.scanner_physics`; by default
+:data:`~.scanner_physics.DEFAULT_SCANNER`, which simulates more than the fits invert, so
+that fitting its images is no "inverse crime"):
 
-- multi-echo gradient echo: :func:`qmri_kernels.fatwater.signal` (multi-peak fat, common
-  R2*, off-resonance), proton-density weighted as IDEAL-IQ's low flip angle intends
-  (Yu et al. 2008, MRM 60:1122), with a smooth receive phase;
-- multi-echo spin echo: EPG with the refocusing slice profile
-  (:func:`qmri_kernels.t2.epg.cpmg_signal_slice_profile`), water plus the fat that CHESS
-  leaves (:mod:`qmri_kernels.fatsat`), T1 saturation at TR;
+- multi-echo gradient echo: :func:`qmri_kernels.fatwater.signal` (common R2*,
+  off-resonance) with the scanner's fat spectrum (nine peaks; the fit assumes six),
+  proton-density weighted as IDEAL-IQ's low flip angle intends (Yu et al. 2008,
+  MRM 60:1122), with a smooth receive phase;
+- multi-echo spin echo: a Bloch simulation of the scanner's slice-selective excitation and
+  refocusing pulses at the local B1 and off-resonance (:mod:`.bloch`), water plus the fat
+  peaks that CHESS leaves (:mod:`qmri_kernels.fatsat`), each with its own T2, T1
+  saturation at TR;
 - T2-weighted fast spin echo: water and fat at the effective echo time.
 
 All images carry the same receive-coil shading and complex Gaussian noise; magnitudes are
@@ -19,15 +23,14 @@ therefore Rician (Gudbjartsson & Patz 1995, MRM 34:910).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from .. import physics
-from ..fatsat import mese_fat_share, residual_fat_weight
 from ..fatwater import signal as gre_signal
 from ._random_fields import BlobField, FourierField
 from .anatomy import ThighAnatomy, random_anatomy
+from .scanner_physics import DEFAULT_SCANNER, ScannerPhysics, mese_simulator
 from ..grids import Grid
 from ..labels import MUSCLES, SIDES, label_index
 
@@ -135,7 +138,9 @@ class Subject:
         Returns
         -------
         dict of ndarray, each of shape ``grid.shape``:
-            ``labels`` (int16), ``pdff`` ([0, 1]), ``water_t2`` (s), ``fat_t2`` (s),
+            ``labels`` (int16), ``pdff`` ([0, 1]), ``water_t2`` (s), ``fat_t2`` (s: the
+            subject's fat T2, that of the methylene peak; in the spin echo each fat peak
+            has its own, :data:`qmri_kernels.physics.FAT_T2_RATIO_9PEAK` × this),
             ``r2star`` (1/s), ``pd`` (relative proton density), ``b0`` (Hz), ``b1``.
         """
         pts = _grid_points(grid)
@@ -197,43 +202,52 @@ class Subject:
 
     # -- simulation ---------------------------------------------------------------------
     def simulate_megre(self, grid: Grid, echo_times, rng, snr: float = 60.0,
-                       field_strength: float = 3.0, truth: dict | None = None) -> np.ndarray:
+                       field_strength: float = 3.0, truth: dict | None = None,
+                       scanner: ScannerPhysics | None = None) -> np.ndarray:
         """Complex multi-echo gradient echo, shape grid.shape + (n_echoes,), complex64.
 
         ``snr`` is the first-echo magnitude of unaffected muscle at unit coil sensitivity
-        over the noise standard deviation per real channel.
+        over the noise standard deviation per real channel. The fat signal follows
+        ``scanner.megre_fat_spectrum`` (default :data:`~.scanner_physics.DEFAULT_SCANNER`:
+        nine peaks).
         """
+        sc = DEFAULT_SCANNER if scanner is None else scanner
         pts = _grid_points(grid)
         t = self._truth_at(pts) if truth is None else truth
         amp = _SCALE * t["pd"] * self.coil_sensitivity(pts) * np.exp(1j * self.receive_phase(pts))
         s = gre_signal(amp * (1 - t["pdff"]), amp * t["pdff"], t["r2star"], t["b0"],
-                       echo_times, field_strength)
+                       echo_times, field_strength, fat_spectrum=sc.megre_fat_spectrum)
         sigma = _SCALE * _MUSCLE_PD / snr
         return _add_noise(s, sigma, rng).astype(np.complex64)
 
     def simulate_mese(self, grid: Grid, echo_spacing: float, n_echoes: int,
                       repetition_time: float, rng, snr: float = 100.0,
-                      truth: dict | None = None) -> np.ndarray:
+                      truth: dict | None = None,
+                      scanner: ScannerPhysics | None = None) -> np.ndarray:
         """Magnitude of the fat-saturated multi-echo spin echo, grid.shape + (n_echoes,).
 
-        Water and the residual fat follow the refocusing slice-profile EPG at the local B1;
-        the fat share is :func:`qmri_kernels.fatsat.mese_fat_share` at the local B0.
+        Water and each fat peak follow the scanner's spin-echo model
+        (:class:`~.scanner_physics.MeseSimulator`) at the local B1 and off-resonance: by
+        default a Bloch simulation of its excitation and refocusing pulses; the fat peaks
+        are weighted by what CHESS leaves of them at the local B0, water by what CHESS
+        leaves of it. Water and fat add as complex signals before the noise.
         """
+        sc = DEFAULT_SCANNER if scanner is None else scanner
         pts = _grid_points(grid)
         t = self._truth_at(pts) if truth is None else truth
         body = t["labels"] > 0
+        sim = mese_simulator(sc, round(echo_spacing, 9), int(n_echoes))
         sw = 1 - np.exp(-repetition_time / physics.T1_MUSCLE_3T)
         sf = 1 - np.exp(-repetition_time / physics.T1_FAT_3T)
-        aw = t["pd"] * (1 - t["pdff"]) * sw
-        af = t["pd"] * t["pdff"] * sf * residual_fat_weight(t["b0"])
-        amp = _SCALE * self.coil_sensitivity(pts) / sw  # unaffected muscle: first echo ≈ _SCALE·pd
-        out = np.zeros(grid.shape + (n_echoes,))
-        table = _epg_table(round(echo_spacing, 9), int(n_echoes))
-        wt2 = np.where(body, t["water_t2"], 0.03)
-        b1 = np.where(body, t["b1"], 1.0)
-        ew = table.lookup(wt2[body], b1[body], "water")
-        ef = table.lookup(np.full(body.sum(), self.fat_t2), b1[body], "fat")
-        out[body] = (amp[body] * aw[body])[:, None] * ew + (amp[body] * af[body])[:, None] * ef
+        b0 = t["b0"][body]
+        aw = t["pd"][body] * (1 - t["pdff"][body]) * sw * sim.water_weight(b0)
+        af = t["pd"][body] * t["pdff"][body] * sf
+        # unaffected muscle: first echo ≈ _SCALE·pd
+        amp = _SCALE * self.coil_sensitivity(pts[body]) / sw
+        ew = sim.water(t["water_t2"][body], t["b1"][body], b0)
+        ef = sim.fat(self.fat_t2, t["b1"][body], b0)
+        out = np.zeros(grid.shape + (n_echoes,), dtype=np.complex128)
+        out[body] = (amp * aw)[:, None] * ew + (amp * af)[:, None] * ef
         sigma = _SCALE * _MUSCLE_PD / snr
         return np.abs(_add_noise(out, sigma, rng)).astype(np.float32)
 
@@ -285,10 +299,27 @@ class Subject:
         return np.abs(_add_noise(s.astype(complex), sigma, rng)).astype(np.float32)
 
     def fat_share_mese(self, grid: Grid, repetition_time: float,
-                       truth: dict | None = None) -> np.ndarray:
-        """Truth of the EPG fat signal share on ``grid`` (see :func:`mese_fat_share`)."""
+                       truth: dict | None = None,
+                       scanner: ScannerPhysics | None = None) -> np.ndarray:
+        """Truth of the fat signal share of the spin echo on ``grid``, in [0, 1].
+
+        A_f / (A_w + A_f) with A_w = PD (1 − PDFF)(1 − e^{−TR/T1w}) × what CHESS leaves of
+        water, A_f = PD · PDFF (1 − e^{−TR/T1f}) Σ_p a_p (1 − saturation(f_p + ψ)) over the
+        scanner's fat peaks: the amplitudes before the echo train (the quantity the EPG
+        fit's fat fraction estimates; :func:`qmri_kernels.fatsat.mese_fat_share` is the
+        prediction the fit is given, with the six-peak spectrum and no water saturation).
+        """
+        sc = DEFAULT_SCANNER if scanner is None else scanner
         t = self.truth(grid) if truth is None else truth
-        return np.where(t["labels"] > 0, mese_fat_share(t["pdff"], t["b0"], repetition_time), 0.0)
+        sw = 1 - np.exp(-repetition_time / physics.T1_MUSCLE_3T)
+        sf = 1 - np.exp(-repetition_time / physics.T1_FAT_3T)
+        if repetition_time <= 0:
+            raise ValueError(f"repetition_time must be positive, got {repetition_time}")
+        aw = (1 - t["pdff"]) * sw * sc.water_weight(t["b0"])
+        af = t["pdff"] * sf * sc.fat_weights(t["b0"]).sum(axis=-1)
+        total = aw + af
+        share = np.divide(af, total, out=np.zeros_like(total), where=total > 0)
+        return np.where(t["labels"] > 0, share, 0.0)
 
 
 #: Signal scale: unaffected muscle's first-echo magnitude is about _SCALE × 0.8.
@@ -306,35 +337,6 @@ def _add_noise(s: np.ndarray, sigma: float, rng) -> np.ndarray:
     rng = np.random.default_rng(rng)
     noise = rng.standard_normal(s.shape + (2,), dtype=np.float64) * sigma
     return s + noise[..., 0] + 1j * noise[..., 1]
-
-
-class _EPGTable:
-    """Slice-profile EPG echo trains tabulated over (log T2, B1), bilinear lookup."""
-
-    def __init__(self, echo_spacing: float, n_echoes: int) -> None:
-        from ..t2.epg import cpmg_signal_slice_profile
-        self.log_t2 = np.linspace(np.log(0.004), np.log(0.5), 500)
-        self.b1 = np.linspace(0.5, 1.3, 161)
-        lt, bb = np.meshgrid(self.log_t2, self.b1, indexing="ij")
-        self.tables = {
-            name: cpmg_signal_slice_profile(np.exp(lt), t1, echo_spacing, n_echoes, bb)
-            for name, t1 in (("water", physics.T1_MUSCLE_3T), ("fat", physics.T1_FAT_3T))
-        }
-
-    def lookup(self, t2: np.ndarray, b1: np.ndarray, which: str) -> np.ndarray:
-        tab = self.tables[which]
-        x = (np.log(np.clip(t2, 0.004, 0.5)) - self.log_t2[0]) / (self.log_t2[1] - self.log_t2[0])
-        y = (np.clip(b1, 0.5, 1.3) - self.b1[0]) / (self.b1[1] - self.b1[0])
-        i = np.clip(np.floor(x).astype(int), 0, len(self.log_t2) - 2)
-        j = np.clip(np.floor(y).astype(int), 0, len(self.b1) - 2)
-        fx, fy = (x - i)[:, None], (y - j)[:, None]
-        return ((1 - fx) * (1 - fy) * tab[i, j] + fx * (1 - fy) * tab[i + 1, j]
-                + (1 - fx) * fy * tab[i, j + 1] + fx * fy * tab[i + 1, j + 1])
-
-
-@lru_cache(maxsize=4)
-def _epg_table(echo_spacing: float, n_echoes: int) -> _EPGTable:
-    return _EPGTable(echo_spacing, n_echoes)
 
 
 def make_subject(seed: int, sex: str = "M", disease: DiseaseSpec | None = None) -> Subject:

@@ -37,8 +37,9 @@ import numpy as np
 
 from ._epg_kernels import (SERIAL_BELOW, cpmg_kernel, cpmg_kernel_serial,
                            cpmg_profile_kernel, cpmg_profile_kernel_serial)
-from ._slice_profile import (_METHODS, _WINDOWS, check_choice, flip_profile,
-                             fold_symmetric, subslice_grid)
+from ._slice_profile import (_B1_SCALINGS, _METHODS, _WINDOWS, PULSE_B1_MAX, PULSE_B1_STEP,
+                             check_choice, cpmg_pulse_profile_kernel, flip_profile,
+                             flip_profile_table, fold_symmetric, subslice_grid)
 from ._validate import (as_count, as_float_array, as_positive_scalar, broadcast_maps)
 
 __all__ = ["cpmg_signal", "cpmg_signal_slice_profile", "slice_profile"]
@@ -114,7 +115,11 @@ def cpmg_signal(t2, t1, echo_spacing: float, n_echoes: int, b1=1.0,
 def slice_profile(n_subslices: int = 32, time_bandwidth: float = 2.0,
                   refocusing_angle: float = np.pi, excitation_angle: float = np.pi / 2,
                   refocusing_width: float = 1.0, window: str = "hann",
-                  method: str = "bloch", extent: float | None = None):
+                  method: str = "bloch", extent: float | None = None, *,
+                  excitation_time_bandwidth: float | None = None,
+                  refocusing_time_bandwidth: float | None = None,
+                  excitation_window: str | None = None,
+                  refocusing_window: str | None = None, b1_scaling: str = "flip"):
     """Sub-slice positions, weights and excitation/refocusing flip angles through a slice.
 
     Parameters
@@ -122,20 +127,34 @@ def slice_profile(n_subslices: int = 32, time_bandwidth: float = 2.0,
     n_subslices : int
         Number of equal sub-slices over ``extent`` (>= 1).
     time_bandwidth : float
-        Time-bandwidth product of both windowed-sinc pulses (> 0). MyoQMRI assumes 2.0.
+        Time-bandwidth product of both windowed-sinc pulses (> 0), unless
+        ``excitation_time_bandwidth`` / ``refocusing_time_bandwidth`` set one of them.
+        MyoQMRI assumes 2.0.
     refocusing_angle, excitation_angle : float
         Nominal flip angles at the slice centre, rad.
     refocusing_width : float
         Refocusing slice thickness relative to the excitation slice (> 0); scanners often
         use 1.2-3 to reduce slice-profile effects.
     window : {"hann", "hamming", "none"}
-        Apodisation of the sinc.
+        Apodisation of both sincs, unless ``excitation_window`` / ``refocusing_window``
+        set one of them.
     method : {"bloch", "fourier", "ideal"}
         Bloch (Cayley-Klein hard-pulse simulation [Pauly1991]_), small-tip Fourier
         transform of the envelope, or ideal rectangular profiles.
     extent : float or None
         Total thickness simulated, in excitation slice thicknesses; default 2 (the
         windowed-sinc excitation is negligible beyond ±1 slice) or 1 for ``"ideal"``.
+    excitation_time_bandwidth, refocusing_time_bandwidth : float or None
+        Time-bandwidth product of one pulse (> 0); None (default) takes ``time_bandwidth``.
+        Product sequences often use a sharper excitation than refocusing pulse (e.g. a
+        Hamming-windowed sinc of TBW 3 and refocusing pulses of TBW 2 on a wider slice,
+        the kind of pulse pair Lebel & Wilman 2010 [Lebel2010]_ model).
+    excitation_window, refocusing_window : {"hann", "hamming", "none"} or None
+        Apodisation of one pulse; None (default) takes ``window``.
+    b1_scaling : {"flip", "pulse"}
+        How the profile changes with B1 (:func:`cpmg_signal_slice_profile`); the profile
+        returned here is the nominal one (B1 = 1), the same for both. Accepted so that a
+        model's settings pass through unchanged.
 
     Returns
     -------
@@ -150,27 +169,50 @@ def slice_profile(n_subslices: int = 32, time_bandwidth: float = 2.0,
     """
     n_subslices = as_count(n_subslices, "n_subslices", 1)
     tbw = as_positive_scalar(time_bandwidth, "time_bandwidth")
+    tbw_exc = tbw if excitation_time_bandwidth is None else as_positive_scalar(
+        excitation_time_bandwidth, "excitation_time_bandwidth")
+    tbw_ref = tbw if refocusing_time_bandwidth is None else as_positive_scalar(
+        refocusing_time_bandwidth, "refocusing_time_bandwidth")
     width = as_positive_scalar(refocusing_width, "refocusing_width")
     ref = float(as_float_array(refocusing_angle, "refocusing_angle"))
     exc = float(as_float_array(excitation_angle, "excitation_angle"))
     check_choice(window, "window", _WINDOWS)
+    win_exc = window if excitation_window is None else check_choice(
+        excitation_window, "excitation_window", _WINDOWS)
+    win_ref = window if refocusing_window is None else check_choice(
+        refocusing_window, "refocusing_window", _WINDOWS)
     check_choice(method, "method", _METHODS)
+    check_choice(b1_scaling, "b1_scaling", _B1_SCALINGS)
     if extent is None:
         extent = 1.0 if method == "ideal" else 2.0
     extent = as_positive_scalar(extent, "extent")
-    return tuple(a.copy() for a in _profile(n_subslices, tbw, ref, exc, width, window, method,
-                                            extent))
+    return tuple(a.copy() for a in _profile(n_subslices, tbw_exc, tbw_ref, ref, exc, width,
+                                            win_exc, win_ref, method, extent))
 
 
 @lru_cache(maxsize=64)
-def _profile(n_subslices, tbw, ref, exc, width, window, method, extent):
+def _profile(n_subslices, tbw_exc, tbw_ref, ref, exc, width, win_exc, win_ref, method,
+             extent):
     """Cached sub-slice grid and flip angles (the Bloch simulation is the slow part)."""
     pos, w = subslice_grid(n_subslices, extent)
-    exc_fa = flip_profile(exc, pos, tbw, window, method, 1.0)
-    ref_fa = flip_profile(ref, pos, tbw, window, method, width)
+    exc_fa = flip_profile(exc, pos, tbw_exc, win_exc, method, 1.0)
+    ref_fa = flip_profile(ref, pos, tbw_ref, win_ref, method, width)
     for a in (pos, w, exc_fa, ref_fa):
         a.setflags(write=False)
     return pos, w, exc_fa, ref_fa
+
+
+@lru_cache(maxsize=16)
+def _pulse_tables(n_subslices, tbw_exc, tbw_ref, ref, exc, width, win_exc, win_ref, extent):
+    """Half-slab (z >= 0) weights and flip tables over B1 of the scaled pulses (cached)."""
+    pos, w = subslice_grid(n_subslices, extent)
+    _, half_w = fold_symmetric(pos, w)
+    keep = pos >= 0
+    exc_tab = np.ascontiguousarray(flip_profile_table(exc, pos[keep], tbw_exc, win_exc, 1.0))
+    ref_tab = np.ascontiguousarray(flip_profile_table(ref, pos[keep], tbw_ref, win_ref, width))
+    for a in (half_w, exc_tab, ref_tab):
+        a.setflags(write=False)
+    return half_w, exc_tab, ref_tab
 
 
 def cpmg_signal_slice_profile(t2, t1, echo_spacing: float, n_echoes: int, b1=1.0, *,
@@ -178,8 +220,12 @@ def cpmg_signal_slice_profile(t2, t1, echo_spacing: float, n_echoes: int, b1=1.0
                               refocusing_angle: float = np.pi,
                               excitation_angle: float = np.pi / 2,
                               refocusing_width: float = 1.0, window: str = "hann",
-                              method: str = "bloch", extent: float | None = None
-                              ) -> np.ndarray:
+                              method: str = "bloch", extent: float | None = None,
+                              excitation_time_bandwidth: float | None = None,
+                              refocusing_time_bandwidth: float | None = None,
+                              excitation_window: str | None = None,
+                              refocusing_window: str | None = None,
+                              b1_scaling: str = "flip") -> np.ndarray:
     """CPMG echo amplitudes integrated over the slice profile of windowed-sinc pulses.
 
     The slice is cut into ``n_subslices`` sub-slices (:func:`slice_profile`); sub-slice j
@@ -195,8 +241,21 @@ def cpmg_signal_slice_profile(t2, t1, echo_spacing: float, n_echoes: int, b1=1.0
     t2, t1, echo_spacing, n_echoes, b1
         As in :func:`cpmg_signal` (s, s, s, count, relative).
     n_subslices, time_bandwidth, refocusing_angle, excitation_angle, refocusing_width,
-    window, method, extent
-        The pulses and the sub-slice grid, as in :func:`slice_profile`.
+    window, method, extent, excitation_time_bandwidth, refocusing_time_bandwidth,
+    excitation_window, refocusing_window
+        The pulses and the sub-slice grid, as in :func:`slice_profile`; the excitation and
+        refocusing pulses may differ in shape (window) and time-bandwidth product. The
+        defaults are the model of :data:`qmri_kernels.t2.DEFAULT_SLICE_PROFILE`.
+    b1_scaling : {"flip", "pulse"}
+        ``"flip"`` (default): the flip profile at B1 is the nominal profile scaled,
+        b1 · θ(z), as in Lebel & Wilman 2010 [Lebel2010]_ and MyoQMRI. ``"pulse"``: the
+        profile of the pulse scaled by B1, by Bloch simulation (B1 up to 2; only with
+        ``method="bloch"``; the Fourier and ideal profiles scale linearly anyway). Near
+        180° the two differ: the Bloch equations are not linear in the RF amplitude, and
+        at B1 0.8 the first echo of Hann-windowed sincs of TBW 2 differs by about 20 %.
+        With ``"pulse"`` the echo trains are nearly mirror-symmetric in B1 about 1 (for a
+        1.5× wider refocusing slice, B1 0.85 and 1.12 differ by 0.1 % of the first echo):
+        a free B1 may land on the mirror side, so give the fit a B1 map where there is one.
 
     Returns
     -------
@@ -221,9 +280,27 @@ def cpmg_signal_slice_profile(t2, t1, echo_spacing: float, n_echoes: int, b1=1.0
     """
     shape, t2f, t1f, b1f, esp, n, ref = _common_args(t2, t1, echo_spacing, n_echoes, b1,
                                                       refocusing_angle)
-    pos, w, exc_fa, ref_fa = slice_profile(n_subslices, time_bandwidth, ref,
-                                           excitation_angle, refocusing_width, window,
-                                           method, extent)
+    pos, w, exc_fa, ref_fa = slice_profile(
+        n_subslices, time_bandwidth, ref, excitation_angle, refocusing_width, window, method,
+        extent, excitation_time_bandwidth=excitation_time_bandwidth,
+        refocusing_time_bandwidth=refocusing_time_bandwidth,
+        excitation_window=excitation_window, refocusing_window=refocusing_window,
+        b1_scaling=b1_scaling)
+    if b1_scaling == "pulse" and method == "bloch":
+        if b1f.size and b1f.max() > PULSE_B1_MAX:
+            raise ValueError(f"b1 must be <= {PULSE_B1_MAX} with b1_scaling='pulse', got "
+                             f"{b1f.max():g}")
+        w_exc = window if excitation_window is None else excitation_window
+        w_ref = window if refocusing_window is None else refocusing_window
+        tb_exc = time_bandwidth if excitation_time_bandwidth is None else excitation_time_bandwidth
+        tb_ref = time_bandwidth if refocusing_time_bandwidth is None else refocusing_time_bandwidth
+        ext = 2.0 if extent is None else extent
+        half_w, exc_tab, ref_tab = _pulse_tables(
+            int(n_subslices), float(tb_exc), float(tb_ref), ref, float(excitation_angle),
+            float(refocusing_width), w_exc, w_ref, float(ext))
+        out = cpmg_pulse_profile_kernel(t2f, t1f, b1f, 0.5 * esp, n, exc_tab, ref_tab,
+                                        PULSE_B1_STEP, np.ascontiguousarray(half_w))
+        return out.reshape(shape + (n,))
     _, half_w = fold_symmetric(pos, w)
     keep = pos >= 0
     kernel = cpmg_profile_kernel if t2f.size >= SERIAL_BELOW else cpmg_profile_kernel_serial

@@ -32,7 +32,8 @@ from ._epg_fit_kernels import fit_kernel
 from ._fit_common import echoes_above_floor, prepare, prepare_map, unflatten
 from ._validate import as_count, as_float_array, as_positive_scalar
 
-__all__ = ["EPGT2Model", "EPGT2Fit", "DEFAULT_SLICE_PROFILE", "uniform_echo_spacing"]
+__all__ = ["EPGT2Model", "EPGT2Fit", "DEFAULT_SLICE_PROFILE", "SLICE_PROFILE_OPTIONAL_KEYS",
+           "uniform_echo_spacing"]
 
 # Coarse dictionary search: every 6th T2 (6 % steps) and 8th B1 (0.08) atom, then every
 # second atom around the winner, then Levenberg-Marquardt. In 50,000 noisy test voxels
@@ -47,6 +48,12 @@ _STRIDE_B1 = 8
 DEFAULT_SLICE_PROFILE: dict = dict(n_subslices=32, time_bandwidth=2.0,
                                    excitation_angle=np.pi / 2, refocusing_width=1.0,
                                    window="hann", method="bloch")
+#: Further slice-profile keys a model accepts, each defaulting to today's behaviour (None:
+#: the shared ``time_bandwidth`` / ``window``): the excitation and refocusing pulses' own
+#: time-bandwidth products and windows, and ``extent`` (the thickness simulated).
+SLICE_PROFILE_OPTIONAL_KEYS: tuple[str, ...] = (
+    "excitation_time_bandwidth", "refocusing_time_bandwidth", "excitation_window",
+    "refocusing_window", "b1_scaling", "extent")
 
 
 def uniform_echo_spacing(echo_times, name: str = "echo_times") -> float:
@@ -107,6 +114,15 @@ class EPGT2Model:
         True (default): the slice-profile EPG with :data:`DEFAULT_SLICE_PROFILE`; a dict
         overrides those keyword arguments; False: hard pulses. The default is justified by
         the measured bias of a hard-pulse fit on slice-profile data (tests, chapter 4).
+        Where the sequence's pulses are known, tell the model: the dict may also set the
+        excitation and refocusing pulses apart (:data:`SLICE_PROFILE_OPTIONAL_KEYS`:
+        ``excitation_time_bandwidth``, ``refocusing_time_bandwidth``,
+        ``excitation_window``, ``refocusing_window``), next to ``refocusing_width``
+        (refocusing-to-excitation slice width) and ``excitation_angle`` (rad); the
+        refocusing flip angle is ``refocusing_angle``. E.g. ``{"excitation_window":
+        "hamming", "excitation_time_bandwidth": 3.0, "refocusing_width": 1.5}``.
+        ``"b1_scaling": "pulse"`` models the profile at B1 as that of the scaled pulse
+        rather than the scaled profile (:func:`~qmri_kernels.t2.epg.cpmg_signal_slice_profile`).
     t2_range : (float, float)
         Bounds of water T2 in s (default 10-250 ms).
     b1_range : (float, float)
@@ -146,10 +162,11 @@ class EPGT2Model:
         elif slice_profile is False or slice_profile is None:
             profile = None
         elif isinstance(slice_profile, dict):
-            unknown = set(slice_profile) - set(DEFAULT_SLICE_PROFILE) - {"extent"}
+            allowed = set(DEFAULT_SLICE_PROFILE) | set(SLICE_PROFILE_OPTIONAL_KEYS)
+            unknown = set(slice_profile) - allowed
             if unknown:
                 raise ValueError(f"slice_profile has unknown keys {sorted(unknown)}; allowed: "
-                                 f"{sorted(DEFAULT_SLICE_PROFILE) + ['extent']}")
+                                 f"{sorted(allowed)}")
             profile = {**DEFAULT_SLICE_PROFILE, **slice_profile}
         else:
             raise ValueError(f"slice_profile must be True, False or a dict, got "

@@ -5,6 +5,7 @@ from qmri_kernels import fatwater
 from qmri_kernels.fatsat import mese_fat_share
 from qmri_kernels.phantom import PROTOCOL, DiseaseSpec, axial_grid, label_index, make_subject
 from qmri_kernels.t2.epg import cpmg_signal_slice_profile
+from qmri_kernels.phantom.scanner_physics import FIT_MODEL_SCANNER
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_diseased_muscle_mean_matches_spec_and_is_patchy(diseased):
 
 def test_megre_without_noise_is_the_forward_model(diseased, grid):
     te = PROTOCOL["megre"].echo_times
-    s = diseased.simulate_megre(grid, te, rng=0, snr=np.inf)
+    s = diseased.simulate_megre(grid, te, rng=0, snr=np.inf, scanner=FIT_MODEL_SCANNER)
     t = diseased.truth(grid)
     body = t["labels"] > 0
     # the ratio of echoes removes coil and receive phase: compare with signal() directly
@@ -51,7 +52,8 @@ def test_megre_without_noise_is_the_forward_model(diseased, grid):
 
 def test_mese_without_noise_follows_epg_and_fat_share(diseased, grid):
     p = PROTOCOL["mese"]
-    s = diseased.simulate_mese(grid, p.echo_times[0], p.n_echoes, p.repetition_time, rng=0, snr=np.inf)
+    s = diseased.simulate_mese(grid, p.echo_times[0], p.n_echoes, p.repetition_time, rng=0, snr=np.inf,
+                              scanner=FIT_MODEL_SCANNER)
     t = diseased.truth(grid)
     sel = t["labels"] == label_index("VL", "right")
     idx = np.flatnonzero(sel)[:50]
