@@ -34,9 +34,9 @@ def dicom_header_excerpt(path: str | Path) -> pd.DataFrame:
     ds = pydicom.dcmread(path, stop_before_pixels=True)
     rows = []
     for kw in EXCERPT_KEYWORDS + IDENTITY_KEYWORDS:
-        elem = ds.data_element(kw)
-        if elem is None:
+        if kw not in ds:               # a header without this field: nothing to show
             continue
+        elem = ds.data_element(kw)
         value = "(present; withheld)" if kw in IDENTITY_KEYWORDS else str(elem.value)
         rows.append({"keyword": kw, "tag": f"({elem.tag.group:04X},{elem.tag.element:04X})",
                      "VR": elem.VR, "value": value})

@@ -67,6 +67,7 @@ def cohort_note(manifest: Any, *, simulator: bool = False):
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort (its subject count and whether it has ground truth).
     simulator : bool
         True for the chapter that describes the simulator: on a cohort without ground
         truth it says that this cohort is not the simulated one.
@@ -106,6 +107,8 @@ def muscle_mask(labels) -> np.ndarray:
     Returns
     -------
     ndarray of bool, shape (...)
+        True at labels 11–21 (right muscles) and 31–41 (left muscles); False for
+        background, subcutaneous fat, bone, marrow and intermuscular fat.
 
     Examples
     --------
@@ -118,9 +121,10 @@ def muscle_mask(labels) -> np.ndarray:
 def header_excerpt(dicom_root: str | Path, series_description: str) -> pd.DataFrame:
     """Header excerpt of the first image of a series, or of the first DICOM file found.
 
-    Uses :func:`qmri_kernels.dicom.excerpt.first_dicom_file` with ``series_description``;
-    a cohort whose scanner names the series differently gets the excerpt of the first
-    DICOM file under ``dicom_root`` instead (identity fields are withheld either way,
+    Uses :func:`qmri_kernels.dicom.excerpt.first_dicom_file` with ``series_description``
+    (skipping files that are not DICOM); a cohort whose scanner names the series
+    differently gets the excerpt of the first DICOM file under ``dicom_root`` instead
+    (identity fields are withheld either way,
     :func:`qmri_kernels.dicom.excerpt.dicom_header_excerpt`).
 
     Parameters
@@ -141,20 +145,28 @@ def header_excerpt(dicom_root: str | Path, series_description: str) -> pd.DataFr
         If ``dicom_root`` holds no readable DICOM file.
     """
     import pydicom
+    import pydicom.errors
 
     from ..dicom.excerpt import dicom_header_excerpt, first_dicom_file
 
     try:
         return dicom_header_excerpt(first_dicom_file(dicom_root, series_description))
-    except FileNotFoundError:
-        pass
+    except (FileNotFoundError, pydicom.errors.InvalidDicomError):
+        pass        # another scanner's names, or non-DICOM files beside the images
+    first = None
     for path in sorted(p for p in Path(dicom_root).rglob("*") if p.is_file()):
         try:
-            pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:       # not DICOM: keep looking
+            ds = pydicom.dcmread(path, stop_before_pixels=True,
+                                 specific_tags=["SeriesDescription", "ImageType"])
+        except (pydicom.errors.InvalidDicomError, OSError):
             continue
-        return dicom_header_excerpt(path)
-    raise FileNotFoundError(f"dicom_root {dicom_root}: no readable DICOM file")
+        if (ds.get("SeriesDescription") == series_description
+                and "PHASE" not in list(ds.get("ImageType", []))):
+            return dicom_header_excerpt(path)
+        first = path if first is None else first
+    if first is None:
+        raise FileNotFoundError(f"dicom_root {dicom_root}: no readable DICOM file")
+    return dicom_header_excerpt(first)
 
 
 def with_dashes(table: pd.DataFrame) -> pd.DataFrame:
@@ -163,6 +175,7 @@ def with_dashes(table: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     table : pandas.DataFrame
+        Any table; not modified.
 
     Returns
     -------

@@ -97,6 +97,8 @@ def pdff_noise_floor(water, fat, r2star, fieldmap, echo_times, sigma: float, mas
     Returns
     -------
     NoiseFloor
+        Over the V voxels of ``mask`` whose four maps are finite: the bound (fraction)
+        per voxel, ``z`` (None unless both PDFFs are given) and the summary (pp).
 
     Raises
     ------
@@ -285,6 +287,7 @@ def cohort_summary(manifest: Any, subjects=None) -> pd.DataFrame:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort (no ground truth needed); missing maps are computed.
     subjects : iterable of str, optional
         Default: every subject of the manifest.
 

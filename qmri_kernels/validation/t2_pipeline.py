@@ -6,8 +6,8 @@ pipeline's Dixon maps, its body mask and the network's muscles carried onto the 
 grid — so that the chapter "Water T2 mapping" can show what the stage discards (denoised
 echoes, the first pass with voxel-wise B1) and check that the rerun reproduces the stored
 map. The other helpers summarise maps without ground truth (:func:`water_t2_table`,
-:func:`pick_voxels`, :func:`fat_voxels`, :func:`cohort_summary`) or score the pipeline's
-maps against it (:func:`cohort_accuracy`).
+:func:`pick_voxels`, :func:`fat_voxels`, :func:`cohort_summary`) or score maps against
+it (:func:`errors_against_truth`, :func:`cohort_accuracy`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .t2 import t2_errors
 from .truth import load_truth
 
 __all__ = ["T2Steps", "t2_steps", "water_t2_table", "pick_voxels", "fat_voxels",
-           "cohort_summary", "cohort_accuracy"]
+           "errors_against_truth", "cohort_summary", "cohort_accuracy"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,24 @@ class T2Steps:
         return float(1e3 * np.max(np.abs(a[ok] - b[ok]))) if ok.any() else np.nan
 
     def refit(self, fat_t2: float) -> SubjectT2:
-        """The same step with another fat T2 (s), e.g. a calibrated one."""
+        """The same step with another fat T2 (s), e.g. a calibrated one.
+
+        Parameters
+        ----------
+        fat_t2 : float
+            Fat T2 of the EPG water/fat model, s (the default model uses 0.133 s).
+
+        Returns
+        -------
+        SubjectT2
+            The rerun on the same echoes, Dixon maps and masks (:attr:`mese`,
+            :attr:`dixon`, :attr:`muscle`, :attr:`body`), water T2 in s.
+
+        Raises
+        ------
+        ValueError
+            If ``fat_t2`` is not a positive finite number.
+        """
         pdff, fieldmap, affine = self.dixon
         return water_t2_subject(self.mese, pdff, fieldmap, affine, self.muscle, self.body,
                                 fat_t2=fat_t2)
@@ -85,12 +102,22 @@ def t2_steps(manifest: Any, subject: str) -> T2Steps:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort (no ground truth needed).
     subject : str
         ``"13"`` or ``"sub-13"``.
 
     Returns
     -------
     T2Steps
+        The rerun, its inputs and masks, and the stored stage result to compare with
+        (:attr:`T2Steps.max_difference_ms`).
+
+    Raises
+    ------
+    KeyError
+        If the subject is not in the manifest.
+    qmri_kernels.dicom.DicomError
+        If the subject's DICOM cannot be ingested (from the pipeline stages).
     """
     from ..pipeline import body_mask, fat_water_maps, t2_maps, transferred_labels
 
@@ -114,6 +141,7 @@ def water_t2_table(maps: Mapping[str, np.ndarray], mask) -> pd.DataFrame:
     maps : mapping of str to ndarray, each shape (nx, ny, nz)
         Name → T2 map in s (NaN where not fitted).
     mask : array-like of bool, shape (nx, ny, nz)
+        Voxels summarised; NaN voxels of a map inside it are left out of that map's row.
 
     Returns
     -------
@@ -123,7 +151,7 @@ def water_t2_table(maps: Mapping[str, np.ndarray], mask) -> pd.DataFrame:
     Examples
     --------
     >>> t = water_t2_table({"a": np.array([0.03, 0.04, np.nan])}, [True, True, True])
-    >>> t.loc["a", "median_ms"], int(t.loc["a", "voxels"])
+    >>> float(t.loc["a", "median_ms"]), int(t.loc["a", "voxels"])
     (35.0, 2)
     """
     m = np.asarray(mask, dtype=bool)
@@ -140,10 +168,14 @@ def water_t2_table(maps: Mapping[str, np.ndarray], mask) -> pd.DataFrame:
 def pick_voxels(water_t2, b1, fat_share, mask) -> dict[str, tuple[int, int, int]]:
     """Three telling voxels chosen from fitted maps: low B1, long water T2, fatty.
 
-    - ``"low B1"``: among voxels with a water T2 below the median, the one at the 2nd
+    Voxels are taken from ``mask`` eroded by one voxel in-plane (away from fascia and
+    fat borders, where partial volume dominates):
+
+    - ``"low B1"``: lean (fat share < 5 %) with a water T2 below the median, at the 5th
       percentile of B1;
-    - ``"long water T2"``: the voxel at the 99th percentile of water T2;
-    - ``"high fat share"``: the voxel at the 99th percentile of the fat share.
+    - ``"long water T2"``: lean, at the 95th percentile of water T2;
+    - ``"fatty"``: the median voxel among fat shares of 15–30 % (else the 95th percentile
+      of the fat share).
 
     Parameters
     ----------
@@ -158,23 +190,23 @@ def pick_voxels(water_t2, b1, fat_share, mask) -> dict[str, tuple[int, int, int]
         Label → voxel index; a label is left out if no voxel qualifies.
     """
     t2, b1, share = (np.asarray(a, dtype=float) for a in (water_t2, b1, fat_share))
-    ok = np.asarray(mask, bool) & np.isfinite(t2) & np.isfinite(b1) & np.isfinite(share)
-    out = {}
-
-    def at_percentile(values: np.ndarray, where: np.ndarray, q: float):
+    inner = ndimage.binary_erosion(np.asarray(mask, bool), np.ones((3, 3, 1), bool))
+    ok = inner & np.isfinite(t2) & np.isfinite(b1) & np.isfinite(share)
+    out: dict[str, tuple[int, int, int]] = {}
+    if not ok.any():
+        return out
+    lean = ok & (share < 0.05)
+    fatty = ok & (share > 0.15) & (share < 0.30)
+    if not fatty.any():
+        fatty = ok & (share >= np.percentile(share[ok], 95))
+    low_t2 = lean & (t2 <= np.median(t2[lean])) if lean.any() else lean
+    for label, values, where, q in (("low B1", b1, low_t2, 5),
+                                    ("long water T2", t2, lean, 95),
+                                    ("fatty", share, fatty, 50)):
         idx = np.argwhere(where)
-        if not len(idx):
-            return None
-        v = values[where]
-        return tuple(int(i) for i in idx[np.argmin(np.abs(v - np.percentile(v, q)))])
-
-    if ok.any():
-        for label, values, where, q in (
-                ("low B1", b1, ok & (t2 < np.median(t2[ok])), 2),
-                ("long water T2", t2, ok, 99), ("high fat share", share, ok, 99)):
-            voxel = at_percentile(values, where, q)
-            if voxel is not None:
-                out[label] = voxel
+        if len(idx):
+            v = values[where]
+            out[label] = tuple(int(i) for i in idx[np.argmin(np.abs(v - np.percentile(v, q)))])
     return out
 
 
@@ -186,6 +218,7 @@ def fat_voxels(pdff, body, threshold: float = 0.9) -> np.ndarray:
     pdff : array-like, shape (nx, ny, nz)
         Dixon PDFF on the spin-echo grid (fraction; NaN where unknown).
     body : array-like of bool, shape (nx, ny, nz)
+        Where fat may be found (e.g. the body mask of the echoes).
     threshold : float
         PDFF above which a voxel counts as fat.
 
@@ -205,6 +238,7 @@ def cohort_summary(manifest: Any, subjects=None) -> pd.DataFrame:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort (no ground truth needed); missing maps are computed.
     subjects : iterable of str, optional
         Default: every subject of the manifest.
 
@@ -272,3 +306,26 @@ def cohort_accuracy(manifest: Any, subjects=None) -> pd.DataFrame:
             rows.append({"subject": manifest.subject(sid).id, "method": method,
                          **t2_errors(res[name], truth["water_t2"], muscle)})
     return pd.DataFrame(rows)
+
+
+def errors_against_truth(maps: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray]
+                         ) -> pd.DataFrame:
+    """Water-T2 errors of several maps in the true muscles.
+
+    Parameters
+    ----------
+    maps : mapping of str to ndarray, each shape (nx, ny, nz)
+        Name → water T2 map in s, on the grid of ``truth``.
+    truth : dict
+        :func:`~qmri_kernels.validation.load_truth` of the spin-echo grid (``labels``,
+        ``water_t2`` in s).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the names; columns of :func:`~qmri_kernels.validation.t2.t2_errors`
+        (``n``, ``n_failed``, ``median_abs_err_ms``, ``p95_abs_err_ms``, ``bias_ms``).
+    """
+    muscle = np.asarray(truth["labels"]) > 10
+    return pd.DataFrame({name: t2_errors(m, truth["water_t2"], muscle)
+                         for name, m in maps.items()}).T

@@ -33,10 +33,13 @@ def has_truth(manifest: Any) -> bool:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        Any cohort (an object without a ``truth`` attribute counts as no truth).
 
     Returns
     -------
     bool
+        True only if ``manifest.truth`` is set and is an existing directory (the files in
+        it are not checked).
     """
     root = getattr(manifest, "truth", None)
     return root is not None and Path(root).is_dir()
@@ -81,12 +84,24 @@ def truth_grid(manifest: Any, subject: str, role: str) -> Grid:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        A cohort with ground truth.
     subject : str
+        ``"13"`` or ``"sub-13"``.
     role : {"megre", "mese", "t2w"}
+        Which series' grid.
 
     Returns
     -------
     qmri_kernels.grids.Grid
+        Shape and affine (voxel centre → RAS mm) of the truth labels; slice thickness
+        (mm) from the synthetic protocol (:data:`qmri_kernels.phantom.protocol.PROTOCOL`).
+
+    Raises
+    ------
+    TruthUnavailable
+        If the manifest has no ground truth.
+    FileNotFoundError
+        If the subject's truth labels are missing.
     """
     t = load_truth(manifest, subject, role)
     return Grid(t["labels"].shape, t["affine"], PROTOCOL[role].slice_thickness)
@@ -98,6 +113,7 @@ def cohort_truth_table(manifest: Any) -> pd.DataFrame:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        A cohort with ground truth.
 
     Returns
     -------
@@ -127,8 +143,7 @@ def no_truth(what: str) -> None:
     what : str
         What would have been shown.
     """
-    text = (f"This cohort has no ground truth, so {what} cannot be shown here; the "
-            "measurements above do not depend on it.")
+    text = f"This cohort has no ground truth, so {what} cannot be shown here."
     try:
         from IPython.display import Markdown, display
     except ImportError:         # pragma: no cover - IPython ships with the notebook stack
