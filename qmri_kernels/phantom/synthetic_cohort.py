@@ -14,6 +14,12 @@ Discussion; Table S1 itself is not public).
 
 Run ``python -m qmri_kernels.phantom.synthetic_cohort --out data/synthetic``. Everything is seeded:
 re-running writes byte-identical files.
+
+A *scaling cohort* (``--n-subjects N``, :func:`generate_scaling_cohort`) is something else: N
+made-up subjects ``s0001``, ``s0002``, … drawn with the same phantom and physics from the
+phantom seeds after the 13 patients', for measuring throughput (``benchmarks/scaling.py``).
+It is written to its own folder (default ``data/scaling``) with its own manifest, labelled
+as a scaling cohort in its files, and never mixed with the paper's 13 patients.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ from .protocol import DEFAULT_MATRIX, PROTOCOL, series_grid
 from .subject import HEALTHY_FF, HEALTHY_WATER_T2, DiseaseSpec, make_subject
 
 __all__ = ["CLINICAL", "COHORT_SEEDS", "SCORES", "cohort_targets", "simulate_scores",
-           "identities", "generate_cohort", "main"]
+           "identities", "generate_cohort", "SCALING_FIRST_SEED", "scaling_subject_ids",
+           "scaling_targets", "generate_scaling_cohort", "main"]
 
 #: Wang et al. 2023, Table 1 (public, non-identifying clinical summary).
 CLINICAL = pd.DataFrame(
@@ -63,6 +70,10 @@ CLINICAL = pd.DataFrame(
 
 #: Phantom seed of each cohort subject (segmentation training uses seeds ≥ 100000).
 COHORT_SEEDS: dict[int, int] = {p: 100 + p for p in range(1, 14)}
+#: Phantom seed of the scaling cohort's first subject (``s0001``): the one after the
+#: paper's 13 patients; subject k has seed ``SCALING_FIRST_SEED + k - 1``.
+SCALING_FIRST_SEED: int = max(COHORT_SEEDS.values()) + 1
+_TRAINING_FIRST_SEED = 100_000
 
 #: Histopathology scores: name → (latent mix: weight on activity, weight on chronicity;
 #: coupling to the latent; target mean; target SD; target R3/R4 linearly weighted kappa).
@@ -258,11 +269,25 @@ def _generate_subject(patient: int, root: Path, targets: pd.Series, identity: Id
     clinical = CLINICAL.set_index("patient").loc[patient]
     sub = f"sub-{patient:02d}"
     seed = COHORT_SEEDS[patient]
+    return _write_subject(sub, seed, clinical, targets, identity, root, matrix,
+                          {"patient": patient, "seed": seed},
+                          uid_seed=f"qmri-synthetic-cohort-{sub}")
+
+
+def _write_subject(sub: str, seed: int, clinical: pd.Series, targets: pd.Series,
+                   identity: Identity, root: Path, matrix: tuple[int, int], summary: dict,
+                   uid_seed: str) -> dict:
+    """Simulate one subject from its phantom ``seed`` and write its DICOM and truth maps.
+
+    ``clinical`` gives ``sex``, ``biopsy_side`` and ``biopsy_muscle``; ``targets`` the
+    biopsied and contralateral muscle means (:func:`cohort_targets` columns). Returns
+    ``summary`` completed with the truth means of the biopsied and contralateral muscle.
+    """
     rng = np.random.default_rng([seed, 11])
     subject = make_subject(seed, clinical["sex"], _disease(targets, clinical, rng))
     truth_dir = root / "truth" / sub
     truth_dir.mkdir(parents=True, exist_ok=True)
-    series, summary = [], {"patient": patient, "seed": seed}
+    series = []
     for role, proto in PROTOCOL.items():
         grid = series_grid(proto, matrix=matrix)
         truth = subject.truth(grid)
@@ -289,8 +314,7 @@ def _generate_subject(patient: int, root: Path, targets: pd.Series, identity: Id
             summary[f"{role}_{which}_n_voxels"] = int(sel.sum())
             summary[f"{role}_{which}_ff_percent"] = float(100 * truth["pdff"][sel].mean())
             summary[f"{role}_{which}_t2_ms"] = float(1000 * truth["water_t2"][sel].mean())
-    write_study(root / "sourcedata" / sub / "dicom", identity, series,
-                uid_seed=f"qmri-synthetic-cohort-{sub}")
+    write_study(root / "sourcedata" / sub / "dicom", identity, series, uid_seed=uid_seed)
     return summary
 
 
@@ -323,6 +347,7 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
     patients = list(CLINICAL["patient"]) if patients is None else list(patients)
     marker = _completion_marker(matrix, patients)
     done = out / ".complete"
+    _refuse_other_cohort(out, scaling=False)
     if done.exists() and not force:
         if done.read_text() == marker:
             return out
@@ -366,17 +391,246 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
     return out
 
 
+# ------------------------------------------------------------------- scaling cohort
+
+_SCALING_TAG = "cohort scaling"
+_SCALING_NOTE = ("Scaling cohort: made-up subjects for measuring the pipeline's throughput; "
+                 "not the 13 patients of Wang et al. 2023 and never to be analysed with them.")
+
+
+def _refuse_other_cohort(out: Path, scaling: bool) -> None:
+    """Refuse to replace the paper's cohort by a scaling cohort, or the other way round."""
+    done = out / ".complete"
+    if not done.exists():
+        return
+    is_scaling = _SCALING_TAG in done.read_text().splitlines()
+    if is_scaling != scaling:
+        held = "a scaling cohort" if is_scaling else "the paper's 13-patient cohort"
+        raise ValueError(f"{out} holds {held}; write the "
+                         f"{'scaling cohort' if scaling else 'paper cohort'} to another "
+                         "folder (--out)")
+
+
+def scaling_subject_ids(n_subjects: int) -> list[str]:
+    """Subject labels of a scaling cohort: ``s0001`` … (BIDS labels, letters and digits).
+
+    Parameters
+    ----------
+    n_subjects : int
+        At least 1.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> scaling_subject_ids(3)
+    ['s0001', 's0002', 's0003']
+    """
+    n = _check_n_subjects(n_subjects)
+    return [f"s{k:04d}" for k in range(1, n + 1)]
+
+
+def _check_n_subjects(n_subjects) -> int:
+    n = int(n_subjects)
+    most = _TRAINING_FIRST_SEED - SCALING_FIRST_SEED
+    if n != n_subjects or not 1 <= n <= most:
+        raise ValueError(f"n_subjects must be an integer from 1 to {most} (the seeds after "
+                         f"it are the segmentation network's training data), got "
+                         f"{n_subjects!r}")
+    return n
+
+
+def scaling_targets(n_subjects: int) -> pd.DataFrame:
+    """Clinical profile and muscle targets of each scaling-cohort subject.
+
+    Subject k (``s0001`` is k = 1) is drawn from its own phantom seed
+    ``SCALING_FIRST_SEED + k - 1`` alone, so its data do not depend on ``n_subjects``.
+    The latent activity and chronicity are correlated standard normals (ρ = 0.35, as for
+    the 13 patients); the biopsied muscle's FF is log-normal with the paper's mean and SD
+    (7.3 ± 6.1 %), its water T2 normal (54.7 ± 14.1 ms), the contralateral muscle's FF
+    log-normal (7.5 ± 6.6 %) and water T2 normal (44.5 ± 4.4 ms) — clipped to plausible
+    ranges, and driven by the latents as in :func:`cohort_targets`.
+
+    Parameters
+    ----------
+    n_subjects : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per subject: ``subject``, ``seed``, ``sex``, ``age_years``,
+        ``biopsy_side``, ``biopsy_muscle``, ``activity``, ``chronicity``,
+        ``ff_biopsy_percent``, ``t2_biopsy_ms``, ``ff_contra_percent``, ``t2_contra_ms``.
+    """
+    def lognormal(mean: float, sd: float) -> tuple[float, float]:
+        sigma2 = np.log1p((sd / mean) ** 2)
+        return np.log(mean) - sigma2 / 2, np.sqrt(sigma2)
+
+    mu_b, s_b = lognormal(*_PAPER["ff_b"])
+    mu_c, s_c = lognormal(*_PAPER["ff_c"])
+    rows = []
+    for k, sid in enumerate(scaling_subject_ids(n_subjects), start=1):
+        seed = SCALING_FIRST_SEED + k - 1
+        rng = np.random.default_rng([seed, 23])
+        activity, chronicity = rng.multivariate_normal([0, 0], [[1, 0.35], [0.35, 1]])
+        e1, e2 = rng.normal(size=2)
+        rows.append({
+            "subject": sid, "seed": seed,
+            "sex": "M" if rng.random() < 7 / 13 else "F",
+            "age_years": int(rng.integers(18, 76)),
+            "biopsy_side": "right" if rng.random() < 3 / 13 else "left",
+            "biopsy_muscle": "VL" if rng.random() < 1 / 13 else "RF",
+            "activity": activity, "chronicity": chronicity,
+            "ff_biopsy_percent": float(np.clip(np.exp(mu_b + s_b * chronicity), 0.8, 40.0)),
+            "t2_biopsy_ms": float(np.clip(_PAPER["t2_b"][0] + _PAPER["t2_b"][1] * activity,
+                                          32.0, 95.0)),
+            "ff_contra_percent": float(np.clip(np.exp(
+                mu_c + s_c * (0.85 * chronicity + np.sqrt(1 - 0.85 ** 2) * e1)), 0.5, 40.0)),
+            "t2_contra_ms": float(np.clip(_PAPER["t2_c"][0] + _PAPER["t2_c"][1]
+                                          * (0.6 * activity + 0.8 * e2), 35.0, 60.0)),
+        })
+    return pd.DataFrame(rows)
+
+
+def _scaling_identity(row: pd.Series) -> Identity:
+    """A made-up identity (ingest strips it) for a scaling-cohort subject."""
+    k = int(row["seed"]) - SCALING_FIRST_SEED + 1
+    study = np.datetime64("2024-01-08") + (k - 1) % 1000
+    year = int(str(study)[:4])
+    return Identity(
+        patient_name=f"Scaling^Subject{k:05d}", patient_id=f"SCL{int(row['seed']):07d}",
+        birth_date=f"{year - int(row['age_years']) - 1}0615", sex=row["sex"],
+        age_years=int(row["age_years"]), accession_number=f"ACCS{int(row['seed']):08d}",
+        institution_name="Meridian Synthetic Myositis Clinic (scaling cohort)",
+        referring_physician="Wexford-Ilunga^Theodora", operator="Pennington-Okafor^Marisol",
+        study_date=str(study).replace("-", ""), study_time="093000")
+
+
+def _scaling_manifest(n_subjects: int, targets: pd.DataFrame) -> str:
+    lines = ["# Scaling cohort written by qmri_kernels.phantom.synthetic_cohort --n-subjects "
+             f"{n_subjects}.",
+             f"# {_SCALING_NOTE}",
+             "version: 1", "synthetic: true", "root: .",
+             "clinical_table: sourcedata/clinical.csv",
+             "score_store: derivatives/scores.sqlite", "derivatives: derivatives/qmri",
+             "truth: truth", "subjects:"]
+    lines += [f'  - {{id: "{r.subject}", dicom_root: sourcedata/sub-{r.subject}/dicom, '
+              f"biopsy_muscle: {r.biopsy_muscle}, biopsy_side: {r.biopsy_side}}}"
+              for r in targets.itertuples()]
+    return "\n".join(lines) + "\n"
+
+
+def generate_scaling_cohort(out: str | Path, n_subjects: int,
+                            matrix: tuple[int, int] = DEFAULT_MATRIX,
+                            force: bool = False) -> Path:
+    """Write a scaling cohort of ``n_subjects`` made-up subjects under ``out``.
+
+    The subjects ``s0001`` … are simulated exactly like the paper's patients (phantom,
+    physics, DICOM writer; :func:`scaling_targets` for their disease), from the phantom
+    seeds after the 13 patients'. The layout is :func:`generate_cohort`'s plus a manifest,
+    ``out/data_manifest.yaml``, so that the pipeline runs on it directly; the files say it
+    is a scaling cohort (``truth/generator.json``, the ``cohort`` column of
+    ``sourcedata/clinical.csv``, the manifest's header). There are no pathology scores.
+    Written atomically; an existing complete scaling cohort made by the same generator
+    code and settings is kept unless ``force``.
+
+    Parameters
+    ----------
+    out : str or Path
+        Output folder; must not hold the paper's cohort.
+    n_subjects : int
+        Number of subjects (1 to 99886).
+    matrix : (int, int)
+        In-plane matrix of every series (smaller is faster).
+    force : bool
+        Regenerate even if complete.
+
+    Returns
+    -------
+    Path
+        ``out``; its manifest is ``out / "data_manifest.yaml"``.
+
+    Raises
+    ------
+    ValueError
+        If ``n_subjects`` is out of range or ``out`` holds the paper's cohort.
+    """
+    out = Path(out)
+    n = _check_n_subjects(n_subjects)
+    _refuse_other_cohort(out, scaling=True)
+    marker = (f"complete\n{_SCALING_TAG}\ngenerator {code_digest(GENERATOR_SOURCES)}\n"
+              f"matrix {list(matrix)}\nsubjects {n}\n")
+    done = out / ".complete"
+    if done.exists() and not force and done.read_text() == marker:
+        return out
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "sourcedata").mkdir(parents=True)
+    (tmp / "truth").mkdir()
+    targets = scaling_targets(n)
+    summaries = []
+    for row in targets.itertuples(index=False):
+        row = pd.Series(row._asdict())
+        start = time.perf_counter()
+        summaries.append(_write_subject(
+            f"sub-{row['subject']}", int(row["seed"]), row, row, _scaling_identity(row), tmp,
+            matrix, {"subject": row["subject"], "seed": int(row["seed"])},
+            uid_seed=f"qmri-scaling-cohort-sub-{row['subject']}"))
+        print(f"sub-{row['subject']}: {time.perf_counter() - start:.1f} s", flush=True)
+    clinical = targets[["subject", "sex", "age_years", "biopsy_side", "biopsy_muscle"]].copy()
+    clinical.insert(0, "participant_id", [f"sub-{s}" for s in clinical.pop("subject")])
+    clinical["diagnosis"] = "synthetic"
+    clinical["cohort"] = "scaling"
+    clinical.to_csv(tmp / "sourcedata" / "clinical.csv", index=False)
+    targets.to_csv(tmp / "truth" / "targets.csv", index=False, float_format="%.6g")
+    pd.DataFrame(summaries).to_csv(tmp / "truth" / "cohort_truth.csv", index=False,
+                                   float_format="%.6g")
+    write_dseg_tsv(tmp / "truth" / "dseg.tsv")
+    (tmp / "truth" / "generator.json").write_text(json.dumps(
+        {"generator": "qmri_kernels.phantom.synthetic_cohort", "cohort": "scaling",
+         "note": _SCALING_NOTE, "matrix": list(matrix), "n_subjects": n,
+         "seeds": {f"sub-{r.subject}": int(r.seed) for r in targets.itertuples()},
+         "protocol": {k: {kk: vv for kk, vv in asdict(v).items() if kk != "extra"}
+                      for k, v in PROTOCOL.items()}}, indent=1, sort_keys=True))
+    (tmp / "data_manifest.yaml").write_text(_scaling_manifest(n, targets))
+    (tmp / ".complete").write_text(marker)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m qmri_kernels.phantom.synthetic_cohort --out data/synthetic``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="data/synthetic", help="output folder (default: %(default)s)")
+    ap.add_argument("--out", help="output folder (default: data/synthetic, or data/scaling "
+                                  "with --n-subjects)")
     ap.add_argument("--matrix", type=int, default=DEFAULT_MATRIX[0], help="in-plane matrix (square)")
     ap.add_argument("--patients", type=int, nargs="*", help="subset of patients 1–13")
+    ap.add_argument("--n-subjects", type=int, metavar="N",
+                    help="write a scaling cohort of N made-up subjects s0001… instead of the "
+                         "paper's patients (its own folder and manifest)")
     ap.add_argument("--force", action="store_true", help="regenerate even if complete")
     args = ap.parse_args(argv)
     start = time.perf_counter()
-    generate_cohort(args.out, (args.matrix, args.matrix), args.patients, args.force)
-    print(f"cohort at {args.out} in {time.perf_counter() - start:.1f} s")
+    if args.n_subjects is not None:
+        if args.patients is not None:
+            ap.error("--patients and --n-subjects exclude each other")
+        out = args.out or "data/scaling"
+        try:
+            generate_scaling_cohort(out, args.n_subjects, (args.matrix, args.matrix),
+                                    args.force)
+        except ValueError as exc:
+            ap.error(str(exc))
+        print(f"scaling cohort ({args.n_subjects} subjects) at {out} in "
+              f"{time.perf_counter() - start:.1f} s; manifest {Path(out) / 'data_manifest.yaml'}")
+        return 0
+    out = args.out or "data/synthetic"
+    generate_cohort(out, (args.matrix, args.matrix), args.patients, args.force)
+    print(f"cohort at {out} in {time.perf_counter() - start:.1f} s")
     return 0
 
 
