@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["MEASURES", "biopsy_measurements", "reader_mean"]
+__all__ = ["MEASURES", "biopsy_measurements", "reader_mean", "readers_present"]
 
 #: The two measurements the paper correlates (ROI-table map names, unit in the name).
 MEASURES: tuple[str, str] = ("ff_percent", "water_t2_ms")
@@ -68,3 +68,28 @@ def reader_mean(measurements: pd.DataFrame) -> pd.DataFrame:
         Index ``subject``; one column per measure.
     """
     return measurements.T.groupby(level="measure").mean().T[list(MEASURES)]
+
+
+def readers_present(roi: pd.DataFrame, wanted: Sequence[str] = ("R1", "R2")) -> tuple[str, ...]:
+    """Which of ``wanted`` have biopsied-muscle rows in the ROI table.
+
+    Parameters
+    ----------
+    roi : pandas.DataFrame
+        The pipeline's tidy ROI table.
+    wanted : sequence of str
+        Readers asked for, in order.
+
+    Returns
+    -------
+    tuple of str
+        ``wanted`` if all of them are present, else ``()`` — the readers' analyses need
+        both readers.
+
+    Examples
+    --------
+    >>> readers_present(pd.DataFrame({"reader": ["auto", "R1"], "biopsied": [True, True]}))
+    ()
+    """
+    have = set(roi.loc[roi["biopsied"].astype(bool), "reader"])
+    return tuple(wanted) if set(wanted) <= have else ()

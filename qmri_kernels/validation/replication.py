@@ -67,9 +67,12 @@ def draw_study(model: LatentStudyModel, n: int, rng: np.random.Generator) -> pd.
     Parameters
     ----------
     model : LatentStudyModel
+        Cohort distributions (FF %, water T2 ms), the latent correlation and measurement
+        and reader noise.
     n : int
         Patients.
     rng : numpy.random.Generator
+        Source of every draw (the study is a function of its state).
 
     Returns
     -------
@@ -106,11 +109,13 @@ def replication_table(model: LatentStudyModel, n: int = 13, n_studies: int = 200
     Parameters
     ----------
     model : LatentStudyModel
+        The simulated population (see :func:`draw_study`).
     n : int
         Patients per study (13 in the paper).
     n_studies : int
         Simulated studies.
     seed : int
+        Seed of the one generator that draws all studies in turn.
     alpha : float
         Significance level of each test.
 

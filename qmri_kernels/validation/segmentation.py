@@ -109,6 +109,7 @@ def biopsy_truth(manifest: Any, subject: str) -> dict[str, Any]:
     manifest : qmri_kernels.manifest.Manifest
         A cohort with ground truth; gives the biopsy site.
     subject : str
+        ``"13"`` or ``"sub-13"``.
 
     Returns
     -------
@@ -152,6 +153,7 @@ def biopsy_transfer_error(manifest: Any, subject: str, *,
     manifest : qmri_kernels.manifest.Manifest
         A cohort with ground truth.
     subject : str
+        ``"13"`` or ``"sub-13"``.
     erode_mm : float
         In-plane erosion radius (mm) of the transferred labels; 0 measures them as they
         are. Default: the pipeline's :data:`~qmri_kernels.pipeline.stages.ROI_ERODE_MM`.

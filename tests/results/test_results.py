@@ -146,3 +146,52 @@ def test_audit_finds_the_papers_table_1_disagreements():
                                          (0.128, "slight"), (float("nan"), "undefined")])
 def test_agreement_bands(value, band):
     assert agreement_band(value) == band
+
+
+def test_bland_altman_bias_and_limits(data):
+    from qmri_kernels.results import bland_altman
+
+    _, meas, _ = data
+    ba = bland_altman(meas)
+    d = meas[("water_t2_ms", "R1")] - meas[("water_t2_ms", "R2")]
+    row = ba.loc["water_t2_ms"]
+    assert row["bias"] == pytest.approx(d.mean()) and row["n"] == 13
+    assert row["loa_high"] - row["loa_low"] == pytest.approx(2 * 1.96 * d.std(ddof=1))
+    assert row["bias_ci_low"] < row["bias"] < row["bias_ci_high"]
+    assert row["reader_sd"] == pytest.approx(d.std(ddof=1) / np.sqrt(2))
+    with pytest.raises(ValueError, match="R9"):
+        bland_altman(meas, ("R1", "R9"))
+
+
+def test_undefined_tests_keep_their_rows(data):
+    _, meas, scores = data
+    kappa = score_kappa(scores, ITEMS)
+    mean, _ = scores_for_correlation(scores, kappa)
+    mean["acp"] = 2.0                                         # every patient the same
+    corr = study_correlations(reader_mean(meas), mean, n_resamples=99)
+    acp = corr.set_index("item").loc["acp"]
+    assert np.isnan(acp["rho"]) and np.isnan(acp["q_bh"]) and acp["n"] == 13
+    assert corr["rho"].notna().sum() == 9
+    assert corr["q_bh"].dropna().max() <= 1
+
+
+def test_each_pathologist_alone_and_leaving_one_out(data):
+    from qmri_kernels.results import influence_table, reader_sensitivity
+    from qmri_kernels.stats import leave_one_out_rho, spearman
+
+    _, meas, scores = data
+    mri = reader_mean(meas)
+    sens = reader_sensitivity(mri, scores, ["necrosis"])
+    r3 = scores[(scores.item == "necrosis") & (scores.reader == "R3")].set_index("subject")
+    assert sens.loc["necrosis", "rho R3"] == pytest.approx(
+        spearman(mri["water_t2_ms"], r3["score"].reindex(mri.index)).rho)
+    assert list(sens.index) == ["necrosis"]
+    kappa = score_kappa(scores, ITEMS)
+    mean, _ = scores_for_correlation(scores, kappa)
+    infl = influence_table(mri, mean).set_index("item")
+    loo = leave_one_out_rho(mri["water_t2_ms"], mean["cd4"])
+    row = infl.loc["cd4"]
+    assert row["rho_min"] == pytest.approx(loo.min())
+    k = int(np.argmax(np.abs(loo - row["rho"])))
+    assert row["most_influential"] == mri.index[k]
+    assert row["rho_without"] == pytest.approx(loo[k])
