@@ -1,8 +1,10 @@
 """BIDS derivatives of the analysis: names, atomic writing and reading of maps and labels.
 
 Every map the pipeline computes lives in the derivative root of the manifest
-(``data/synthetic/derivatives/qmri``), beside the ingested images, named the BIDS / qMRI-BIDS
-way (DESIGN.md §4) so that other tools read them:
+(``data/synthetic/derivatives/qmri``), a BIDS derivative dataset whose source is the raw BIDS
+dataset of the ingested images (``manifest.rawdata``, linked as ``raw`` in its
+``dataset_description.json``), named the BIDS / qMRI-BIDS way (DESIGN.md §4) so that other
+tools read them:
 
 ====================  =============================================  ======  ===========
 name                  file (``sub-01`` shown)                        unit    grid
@@ -11,14 +13,19 @@ name                  file (``sub-01`` shown)                        unit    gri
 ``water``             ``anat/sub-01_desc-dixonwater_S0map``          a.u.    MEGRE
 ``fat``               ``anat/sub-01_desc-dixonfat_S0map``            a.u.    MEGRE
 ``r2star``            ``anat/sub-01_R2starmap``                      1/s     MEGRE
-``fieldmap``          ``fmap/sub-01_fieldmap``                       Hz      MEGRE
+``fieldmap``          ``anat/sub-01_desc-dixon_B0map``               Hz      MEGRE
 ``dixon_residual``    ``anat/sub-01_desc-dixon_RMSEmap``             a.u.    MEGRE
 ``water_t2``          ``anat/sub-01_desc-water_T2map``               s       MESE
 ``epg_fat_fraction``  ``anat/sub-01_desc-epg_FFmap``                 1       MESE
 ``b1``                ``fmap/sub-01_TB1map``                         ratio   MESE
 ``epg_residual``      ``anat/sub-01_desc-epg_RMSEmap``               a.u.    MESE
-``t2``                ``anat/sub-01_T2map``                          s       MESE
+``t2``                ``anat/sub-01_desc-monoexp_T2map``             s       MESE
 ``monoexp_residual``  ``anat/sub-01_desc-monoexp_RMSEmap``           a.u.    MESE
+``scanner_pdff``      ``anat/sub-01_desc-scanner_PDFFmap``           1       MEGRE
+``scanner_water``     ``anat/sub-01_desc-scannerwater_S0map``        a.u.    MEGRE
+``scanner_fat``       ``anat/sub-01_desc-scannerfat_S0map``          a.u.    MEGRE
+``scanner_r2star``    ``anat/sub-01_desc-scanner_R2starmap``         1/s     MEGRE
+``scanner_t2``        ``anat/sub-01_desc-scanner_T2map``             s       MESE
 ``labels_auto``       ``anat/sub-01_desc-auto_dseg``                 label   T2w
 ``labels_auto_megre`` ``anat/sub-01_space-MEGRE_desc-auto_dseg``     label   MEGRE
 ``labels_auto_mese``  ``anat/sub-01_space-MESE_desc-auto_dseg``      label   MESE
@@ -30,23 +37,36 @@ Maps are in the native space of the series they were fitted from (no ``space-`` 
 labels carried onto another series' grid get ``space-MEGRE`` / ``space-MESE`` and a
 ``SpatialReference`` to that series. BIDS has no suffix for a fat fraction or a residual:
 ``PDFFmap``, ``FFmap`` and ``RMSEmap`` are declared custom suffixes (:data:`CUSTOM_SUFFIXES`),
-listed in the root's ``.bidsignore``; the unit is in each sidecar. The B0 and B1 maps are
-field maps and go to ``fmap/`` as in raw BIDS (``fieldmap`` with ``"Units": "Hz"``;
-``TB1map`` as the relative refocusing B1, 1 = nominal). Fractions are stored as fractions
-in [0, 1] (``"Units": "1"``), never percent.
+listed in the root's ``.bidsignore``; the unit is in each sidecar. The B1 map goes to
+``fmap/`` as the qMRI-BIDS ``TB1map`` (relative refocusing B1, 1 = nominal). The B0 map is
+*not* written as a BIDS ``fmap/..._fieldmap``: that suffix names an acquired field map for
+distortion correction, which BIDS requires to come with the magnitude image of the same
+acquisition (the validator's ``FIELDMAP_WITHOUT_MAGNITUDE_FILE``). The fat-water fit's
+off-resonance is an estimated parameter of the multi-echo gradient echo, like its R2*, so it
+stays with the other maps of that fit in ``anat/`` under the declared custom suffix
+``B0map`` (``desc-dixon``, ``"Units": "Hz"``). The mono-exponential T2 of the spin echo is
+``desc-monoexp_T2map``: an apparent T2 of water and fat together, never to be mistaken for
+the water T2 (``desc-water_T2map``). Fractions are stored as fractions in [0, 1]
+(``"Units": "1"``), never percent.
 
 Each NIfTI has a JSON sidecar: ``Units``, ``Description``, ``GeneratedBy`` (qmri_kernels
-version), ``Sources`` (BIDS URIs ``bids::sub-01/anat/...`` of the inputs) and the fit's
-settings; a ``dseg`` also gets its label table (``..._dseg.tsv``,
-:func:`qmri_kernels.labels.write_dseg_tsv`). The root holds
-``dataset_description.json`` (``DatasetType`` "derivative"), ``descriptions.tsv`` (the
-``desc`` labels) and ``.bidsignore``.
+version), ``Sources`` (BIDS URIs: ``bids::sub-01/anat/...`` for maps of this dataset,
+``bids:raw:sub-01/anat/...`` for the ingested images, :func:`bids_uri`), ``SkullStripped``
+(false: BIDS requires it of every MRI derivative image but segmentations; nothing is
+stripped here) and the
+fit's settings; maps fitted inside a mask say that values outside it are NaN. A ``dseg``
+also gets its label table (``..._dseg.tsv``, :func:`qmri_kernels.labels.write_dseg_tsv`).
+The root holds ``dataset_description.json`` (``DatasetType`` "derivative", ``GeneratedBy``,
+``SourceDatasets`` and ``DatasetLinks`` naming the raw dataset), ``README``,
+``descriptions.tsv`` (the ``desc`` labels, with its ``descriptions.json``) and
+``.bidsignore``.
 
 Writing is atomic: every file is written under a temporary name in its folder and moved
-into place with :func:`os.replace`; :func:`write_maps` stages a whole set of maps and moves
-them only when all were written, so a failure leaves neither a truncated file nor a partial
-set. Gzip output is deterministic (no time stamp, no file name): the same maps give the
-same bytes.
+into place with :func:`os.replace`, with the mode a plain ``open`` would give (``0644``
+under umask ``022``; :mod:`qmri_kernels.file_modes`); :func:`write_maps` stages a whole set
+of maps and moves them only when all were written, so a failure leaves neither a truncated
+file nor a partial set. Gzip output is deterministic (no time stamp, no file name): the same
+maps give the same bytes.
 """
 
 from __future__ import annotations
@@ -65,13 +85,15 @@ import nibabel as nib
 import numpy as np
 
 from . import __version__
+from .file_modes import publish_mode
 from .labels import write_dseg_tsv
 from .subject_id import subject_label
 
 __all__ = ["DerivativesError", "MapSpec", "MAPS", "CUSTOM_SUFFIXES", "BIDSIGNORE_PATTERNS",
            "GENERATED_BY", "DESCRIPTIONS", "map_spec", "label_spec", "map_path", "map_exists",
            "bids_uri", "write_map", "write_maps", "read_run_id", "read_map", "read_sidecar",
-           "write_dataset_files", "write_text_atomic"]
+           "write_dataset_files", "write_text_atomic", "RAW_LINK", "dataset_links",
+           "MASK_NOTE"]
 
 #: Who wrote a derivative (the ``GeneratedBy`` entry of sidecars and the dataset).
 GENERATED_BY: dict[str, str] = {"Name": "qmri_kernels", "Version": __version__}
@@ -83,7 +105,13 @@ CUSTOM_SUFFIXES: dict[str, str] = {
     "FFmap": "Fat signal share of a fat-saturated multi-echo spin echo (fraction in [0, 1], "
              "not the PDFF).",
     "RMSEmap": "Root-mean-square residual of a voxel-wise fit over echoes (signal units).",
+    "B0map": "B0 off-resonance estimated by a fit (Hz); not an acquired BIDS fieldmap, so "
+             "it comes without the magnitude image BIDS requires of one.",
 }
+
+#: Name of the raw BIDS dataset in the derivative root's ``DatasetLinks``
+#: (``bids:raw:sub-01/anat/sub-01_T2w.nii.gz``).
+RAW_LINK = "raw"
 
 #: Lines of the ``.bidsignore`` of the derivative root (and of the repository's copy).
 BIDSIGNORE_PATTERNS: tuple[str, ...] = (
@@ -220,7 +248,7 @@ MAPS: dict[str, MapSpec] = {s.name: s for s in (
           "Fat signal |F| at t = 0 of the fat-water fit.", "megre"),
     _spec("r2star", "anat", [], "R2starmap", "1/s",
           "R2* of the fat-water fit (one R2* for water and fat).", "megre"),
-    _spec("fieldmap", "fmap", [], "fieldmap", "Hz",
+    _spec("fieldmap", "anat", [("desc", "dixon")], "B0map", "Hz",
           "B0 off-resonance of the fat-water fit.", "megre"),
     _spec("dixon_residual", "anat", [("desc", "dixon")], "RMSEmap", "arbitrary",
           "RMS over echoes of the complex residual of the fat-water fit.", "megre"),
@@ -233,10 +261,25 @@ MAPS: dict[str, MapSpec] = {s.name: s for s in (
           "this factor times the nominal one), smoothed over the muscles.", "mese"),
     _spec("epg_residual", "anat", [("desc", "epg")], "RMSEmap", "arbitrary",
           "RMS residual of the EPG fit over the echoes it used.", "mese"),
-    _spec("t2", "anat", [], "T2map", "s",
-          "Mono-exponential T2 (first echo skipped), the scanner-style comparison.", "mese"),
+    _spec("t2", "anat", [("desc", "monoexp")], "T2map", "s",
+          "Mono-exponential apparent T2 of the spin-echo train (first echo skipped): water "
+          "and fat together, so it rises with the fat content; not the water T2 "
+          "(desc-water_T2map). The scanner-style comparison.", "mese"),
     _spec("monoexp_residual", "anat", [("desc", "monoexp")], "RMSEmap", "arbitrary",
           "RMS residual of the mono-exponential fit.", "mese"),
+    # maps the scanner computed itself, converted to SI at ingest
+    # (qmri_kernels.dicom.vendor_maps; never an output of this package's fits)
+    _spec("scanner_pdff", "anat", [("desc", "scanner")], "PDFFmap", "1",
+          "Proton-density fat fraction computed by the scanner (e.g. GE IDEAL-IQ), "
+          "converted to a fraction at ingest; not this package's fit.", "megre"),
+    _spec("scanner_water", "anat", [("desc", "scannerwater")], "S0map", "arbitrary",
+          "Water image computed by the scanner's fat-water reconstruction.", "megre"),
+    _spec("scanner_fat", "anat", [("desc", "scannerfat")], "S0map", "arbitrary",
+          "Fat image computed by the scanner's fat-water reconstruction.", "megre"),
+    _spec("scanner_r2star", "anat", [("desc", "scanner")], "R2starmap", "1/s",
+          "R2* computed by the scanner's fat-water reconstruction.", "megre"),
+    _spec("scanner_t2", "anat", [("desc", "scanner")], "T2map", "s",
+          "T2 map computed by the scanner (vendor fit), converted to s at ingest.", "mese"),
     label_spec("auto"), label_spec("auto", "megre"), label_spec("auto", "mese"),
 )}
 
@@ -353,8 +396,40 @@ def map_exists(root: str | os.PathLike, subject: str, name: str | MapSpec) -> bo
     return all(p.is_file() for p in _files_of(map_path(root, subject, spec), spec))
 
 
+def dataset_links(root: str | os.PathLike) -> dict[str, Path]:
+    """The local datasets named in the ``DatasetLinks`` of ``root``'s description.
+
+    Parameters
+    ----------
+    root : path-like
+        A BIDS dataset (the derivative root).
+
+    Returns
+    -------
+    dict of str to Path
+        Link name → resolved folder, for links that are relative paths or ``file://``
+        URIs (remote links are left out); empty if there is no readable description.
+    """
+    root = Path(root)
+    try:
+        desc = json.loads((root / "dataset_description.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    links = desc.get("DatasetLinks") if isinstance(desc, dict) else None
+    out = {}
+    for name, target in (links.items() if isinstance(links, dict) else ()):
+        if not isinstance(target, str) or not name:
+            continue
+        if target.startswith("file://"):
+            target = target[len("file://"):]
+        elif "://" in target:
+            continue
+        out[name] = (root / target).resolve()
+    return out
+
+
 def bids_uri(root: str | os.PathLike, path: str | os.PathLike) -> str:
-    """BIDS URI of a file inside the derivative dataset at ``root``.
+    """BIDS URI of a file inside the derivative dataset at ``root`` or a dataset it links.
 
     Parameters
     ----------
@@ -366,20 +441,24 @@ def bids_uri(root: str | os.PathLike, path: str | os.PathLike) -> str:
     Returns
     -------
     str
-        ``bids::sub-01/anat/sub-01_T2w.nii.gz`` (relative to the current dataset) for a
-        file under ``root``; the absolute POSIX path of a file outside ``root``.
+        ``bids::sub-01/anat/sub-01_T2map.nii.gz`` for a file under ``root``;
+        ``bids:raw:sub-01/anat/sub-01_T2w.nii.gz`` for a file of a dataset named in
+        ``root``'s ``DatasetLinks`` (:func:`dataset_links`; the raw dataset is
+        :data:`RAW_LINK`); else the absolute POSIX path.
 
     Examples
     --------
-    >>> bids_uri("deriv", "deriv/sub-01/anat/sub-01_T2map.nii.gz")
-    'bids::sub-01/anat/sub-01_T2map.nii.gz'
+    >>> bids_uri("deriv", "deriv/sub-01/anat/sub-01_desc-monoexp_T2map.nii.gz")
+    'bids::sub-01/anat/sub-01_desc-monoexp_T2map.nii.gz'
     """
     root_r = Path(root).resolve()
     p = Path(path).resolve()
-    try:
+    if p.is_relative_to(root_r):
         return "bids::" + p.relative_to(root_r).as_posix()
-    except ValueError:
-        return p.as_posix()
+    for name, target in dataset_links(root_r).items():
+        if p.is_relative_to(target):
+            return f"bids:{name}:" + p.relative_to(target).as_posix()
+    return p.as_posix()
 
 
 # ----------------------------------------------------------------------------- writing
@@ -459,14 +538,27 @@ def _json_default(obj: Any):
     raise TypeError(f"sidecar value {obj!r} of type {type(obj).__name__} is not JSON")
 
 
+#: Sentence added to the ``Description`` of a map fitted inside a mask.
+MASK_NOTE = "Voxels outside the fit's mask (FitSettings.Mask) are NaN (no value)."
+
+
 def _sidecar(spec: MapSpec, extra: Mapping[str, Any] | None) -> str:
     payload: dict[str, Any] = {"Units": spec.units, "Description": spec.description,
                                "GeneratedBy": [dict(GENERATED_BY)]}
+    if not spec.is_label:
+        payload["SkullStripped"] = False        # BIDS requires it of MRI derivative images
     for key, value in (extra or {}).items():
         if key == "Units" and value != spec.units:
             raise DerivativesError(f"map {spec.name!r}: sidecar Units {value!r} contradicts the "
                                    f"map table's {spec.units!r}")
         payload[key] = value
+    settings = payload.get("FitSettings")
+    if not spec.is_label and isinstance(settings, Mapping) and "Mask" in settings:
+        payload["Description"] = f"{payload['Description']} {MASK_NOTE}"
+    sources = payload.get("Sources")
+    if spec.is_label and "SpatialReference" not in payload and isinstance(sources, list) \
+            and sources and isinstance(sources[0], str) and sources[0].startswith("bids:"):
+        payload["SpatialReference"] = sources[0]   # labels lie on their first source's grid
     try:
         return json.dumps(payload, indent=2, ensure_ascii=False, default=_json_default) + "\n"
     except (TypeError, ValueError) as exc:
@@ -484,6 +576,7 @@ def _stage_file(target: Path, payload: bytes) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        publish_mode(fd)                    # 0o666 & ~umask, not mkstemp's owner-only 0600
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -711,6 +804,9 @@ DESCRIPTIONS: dict[str, str] = {
     "water": "Water component of the EPG water/fat fit of the multi-echo spin echo.",
     "epg": "Stimulated-echo-corrected (EPG) water/fat fit of the multi-echo spin echo.",
     "monoexp": "Mono-exponential fit of the multi-echo spin echo (first echo skipped).",
+    "scanner": "Computed by the scanner itself (vendor reconstruction), converted to SI units.",
+    "scannerwater": "Water image of the scanner's own fat-water reconstruction.",
+    "scannerfat": "Fat image of the scanner's own fat-water reconstruction.",
     "auto": "Labels of the segmentation network (qmri_kernels.segment).",
     "R1": "Labels reviewed and corrected by reader 1.",
     "R2": "Labels reviewed and corrected by reader 2.",
@@ -718,8 +814,30 @@ DESCRIPTIONS: dict[str, str] = {
 
 
 def _descriptions_tsv() -> str:
-    lines = ["desc_id\tdescription"] + [f"{k}\t{v}" for k, v in DESCRIPTIONS.items()]
+    # BIDS: the desc_id column holds the whole entity, "desc-<label>"
+    lines = ["desc_id\tdescription"] + [f"desc-{k}\t{v}" for k, v in DESCRIPTIONS.items()]
     return "\n".join(lines) + "\n"
+
+
+_DESCRIPTIONS_JSON = {
+    "Description": "The desc entity labels used in this dataset's file names.",
+    "desc_id": {"Description": "The desc entity of a file name (desc-<label>)."},
+    "description": {"Description": "What the files with this desc entity hold."},
+}
+
+_README = """# Thigh quantitative MRI derivatives (qmri_kernels)
+
+Maps computed by the qmri_kernels pipeline from the raw BIDS dataset named `raw` in
+`dataset_description.json` (DatasetLinks): proton-density fat fraction, water and fat
+signal, R2* and B0 off-resonance of the multi-echo gradient echo; water T2 (EPG), fat
+share, relative B1 and the mono-exponential apparent T2 of the multi-echo spin echo;
+muscle labels of the segmentation network and of readers, on each series' grid.
+
+Units are SI (s, 1/s, Hz; fractions in [0, 1]) and stated in each sidecar's `Units`.
+Voxels without a value are NaN. Custom suffixes (BIDS has none for these maps) are listed
+in `.bidsignore`; `descriptions.tsv` explains the `desc` labels. Each sidecar's `Sources`
+names the inputs as BIDS URIs (`bids:raw:...` for the raw images).
+"""
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -747,18 +865,25 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
-def write_dataset_files(root: str | os.PathLike) -> None:
-    """Write or update the root's ``dataset_description.json``, ``.bidsignore`` and
-    ``descriptions.tsv``.
+def write_dataset_files(root: str | os.PathLike, *, raw: str | os.PathLike | None = None
+                        ) -> None:
+    """Write or update the root's ``dataset_description.json``, ``README``, ``.bidsignore``
+    and ``descriptions.tsv`` (+ ``descriptions.json``).
 
-    An existing ``dataset_description.json`` (e.g. written by the DICOM ingest) is kept and
-    this package's ``GeneratedBy`` entry added to it if absent; ``DatasetType`` is
-    "derivative". Each file is replaced atomically and only when its content changes.
+    An existing ``dataset_description.json`` is kept and this package's ``GeneratedBy``
+    entry added to it if absent; ``DatasetType`` is "derivative". With ``raw``, the raw
+    dataset becomes its source: ``DatasetLinks`` maps :data:`RAW_LINK` to it (a path
+    relative to ``root``) and ``SourceDatasets`` holds ``{"URL": "bids:raw:"}``, so the
+    ``bids:raw:...`` URIs of the sidecars resolve (:func:`bids_uri`). Without ``raw`` an
+    earlier link is kept. Each file is replaced atomically and only when its content
+    changes.
 
     Parameters
     ----------
     root : path-like
         Derivative root (created if missing).
+    raw : path-like, optional
+        The raw BIDS dataset the derivatives are computed from (``manifest.rawdata``).
 
     Raises
     ------
@@ -776,10 +901,19 @@ def write_dataset_files(root: str | os.PathLike) -> None:
             raise DerivativesError(f"{desc_path} is not valid JSON: {exc}") from exc
         if not isinstance(desc, dict):
             raise DerivativesError(f"{desc_path} must hold a JSON object")
+    if str(desc.get("Name", "")).startswith("qmri_kernels ingest"):
+        del desc["Name"]                    # written by the ingest before it moved to rawdata
     desc.setdefault("Name", "qmri_kernels: thigh quantitative MRI derivatives")
     desc.setdefault("BIDSVersion", "1.9.0")
     desc["DatasetType"] = "derivative"
-    generated = [g for g in desc.get("GeneratedBy", []) if isinstance(g, dict)]
+    if raw is not None:
+        target = Path(os.path.relpath(Path(raw).resolve(), root.resolve())).as_posix()
+        desc["DatasetLinks"] = {**(desc.get("DatasetLinks") or {}), RAW_LINK: target}
+        source = {"URL": f"bids:{RAW_LINK}:"}
+        others = [d for d in desc.get("SourceDatasets", []) if d != source]
+        desc["SourceDatasets"] = [source, *others]
+    generated = [g for g in desc.get("GeneratedBy", []) if isinstance(g, dict)
+                 and g.get("Name") != "qmri_kernels.dicom.ingest"]   # the ingest is upstream
     entry = {"Name": "qmri_kernels.pipeline", "Version": __version__,
              "Description": "Fat-water, water T2, segmentation and label transfer maps "
                             "(qmri_kernels.derivatives names them)."}
@@ -790,3 +924,5 @@ def write_dataset_files(root: str | os.PathLike) -> None:
     write_text_atomic(desc_path, json.dumps(desc, indent=2, ensure_ascii=False) + "\n")
     write_text_atomic(root / ".bidsignore", "\n".join(BIDSIGNORE_PATTERNS) + "\n")
     write_text_atomic(root / "descriptions.tsv", _descriptions_tsv())
+    write_text_atomic(root / "descriptions.json", json.dumps(_DESCRIPTIONS_JSON, indent=2) + "\n")
+    write_text_atomic(root / "README", _README)

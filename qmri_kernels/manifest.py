@@ -11,6 +11,7 @@ the manifest at their own DICOM and re-runs the book. Example::
     scores: sourcedata/scores_pathology.csv   # optional: R3/R4 scores to import
     score_store: derivatives/scores.sqlite
     derivatives: derivatives/qmri
+    rawdata: rawdata                      # optional: the raw BIDS dataset (default rawdata)
     truth: truth                          # optional: ground truth (synthetic cohort)
     subjects:
       - {id: "01", dicom_root: sourcedata/sub-01/dicom, biopsy_muscle: RF, biopsy_side: left}
@@ -19,8 +20,9 @@ Loading checks the document against :data:`SCHEMA` (a JSON Schema, checked with
 ``jsonschema``), then what a schema cannot express: subject ids unique after BIDS
 normalisation ("01" and "sub-01" are the same subject), ground truth present for a synthetic
 cohort, and — unless ``check_paths=False`` — that the inputs exist (DICOM roots, clinical
-table, score CSV, truth). The score store and the derivative root are outputs and may not
-exist yet. Every problem is reported in one :class:`ManifestError` naming the manifest file,
+table, score CSV, truth). The score store, the raw BIDS dataset (the de-identified images
+the ingest writes, ``rawdata``) and the derivative root are outputs and may not exist yet.
+Every problem is reported in one :class:`ManifestError` naming the manifest file,
 the entry (``subjects[3] (sub-04)``) and what is wrong.
 """
 
@@ -39,10 +41,12 @@ from .labels import MUSCLES
 from .subject_id import subject_label
 
 __all__ = ["ManifestError", "SubjectEntry", "ReaderMask", "Acquisition", "FAT_SPECTRA", "Manifest", "SCHEMA", "MANIFEST_NAME",
-           "ENV_VAR", "GENERATOR_COMMAND", "find_manifest", "load_manifest"]
+           "RAWDATA_DEFAULT", "ENV_VAR", "GENERATOR_COMMAND", "find_manifest", "load_manifest"]
 
 #: File name of the manifest at the top of the repository.
 MANIFEST_NAME = "data_manifest.yaml"
+#: Default of the manifest's ``rawdata`` (the raw BIDS dataset), relative to ``root``.
+RAWDATA_DEFAULT = "rawdata"
 #: Environment variable that, when set, names the manifest to load by default.
 ENV_VAR = "QMRI_MANIFEST"
 #: Command that writes the synthetic cohort (``{root}`` is the manifest's data root).
@@ -98,6 +102,7 @@ SCHEMA: dict[str, Any] = {
         "scores": _PATH,
         "score_store": _PATH,
         "derivatives": _PATH,
+        "rawdata": _PATH,
         "truth": _PATH,
         "example_subject": {"type": "string", "pattern": "^(sub-)?[A-Za-z0-9]+$"},
         "acquisition": _ACQUISITION,
@@ -323,6 +328,11 @@ class Manifest:
         The subject the chapters show in detail (``example_subject``); default the first.
     acquisition : Acquisition
         Model assumptions of the fits (``acquisition``).
+    rawdata : Path
+        Raw BIDS dataset (output): the de-identified NIfTI + JSON the DICOM ingest writes
+        (``sub-01/anat/sub-01_echo-1_part-mag_MEGRE.nii.gz`` ...), with
+        ``participants.tsv``. The manifest's ``rawdata`` (relative to ``root``); default
+        ``<root>/rawdata``. The derivative dataset links to it (``bids:raw:...``).
     """
 
     path: Path
@@ -336,6 +346,11 @@ class Manifest:
     synthetic: bool
     example_id: str | None = None
     acquisition: Acquisition = Acquisition()
+    rawdata: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.rawdata is None:
+            object.__setattr__(self, "rawdata", Path(self.root) / RAWDATA_DEFAULT)
 
     @property
     def example_subject(self) -> SubjectEntry:
@@ -477,6 +492,7 @@ def load_manifest(path: str | Path | None = None, *, check_paths: bool = True) -
         example_id=_strip_prefix(data["example_subject"]) if "example_subject" in data
         else None,
         acquisition=_acquisition(data.get("acquisition", {})),
+        rawdata=_resolve(root, data.get("rawdata", RAWDATA_DEFAULT)),
     )
     if check_paths:
         _check_paths(manifest, data)

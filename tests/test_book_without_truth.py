@@ -88,7 +88,8 @@ def _write_manifest(folder: Path, *, copy_dicom: bool) -> Path:
     out = {"version": 1, "synthetic": not copy_dicom, "root": str(root),
            "clinical_table": doc["clinical_table"], "scores": doc["scores"],
            "score_store": str(folder / "scores.sqlite"),
-           "derivatives": str(folder / "derivatives"), "subjects": subjects}
+           "derivatives": str(folder / "derivatives"), "rawdata": str(folder / "rawdata"),
+           "subjects": subjects}
     if not copy_dicom:
         out["truth"] = doc["truth"]
     path = folder / "data_manifest.yaml"

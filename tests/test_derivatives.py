@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -29,9 +30,9 @@ def _volume(seed: int = 0, shape=(5, 4, 3)) -> np.ndarray:
 def test_design_names_and_units():
     expected = {
         "water_t2": ("anat", "sub-01_desc-water_T2map", "s"),
-        "t2": ("anat", "sub-01_T2map", "s"),
+        "t2": ("anat", "sub-01_desc-monoexp_T2map", "s"),
         "r2star": ("anat", "sub-01_R2starmap", "1/s"),
-        "fieldmap": ("fmap", "sub-01_fieldmap", "Hz"),
+        "fieldmap": ("anat", "sub-01_desc-dixon_B0map", "Hz"),
         "b1": ("fmap", "sub-01_TB1map", "arbitrary"),
         "pdff": ("anat", "sub-01_desc-dixon_PDFFmap", "1"),
         "epg_fat_fraction": ("anat", "sub-01_desc-epg_FFmap", "1"),
@@ -92,6 +93,11 @@ def test_bids_uri(tmp_path):
     assert D.bids_uri(tmp_path, p) == "bids::sub-01/anat/sub-01_T2w.nii.gz"
     assert D.bids_uri(tmp_path / "sub-01", tmp_path / "x.nii.gz") == \
         (tmp_path / "x.nii.gz").resolve().as_posix()
+    # a file of the linked raw dataset
+    deriv, raw = tmp_path / "derivatives" / "qmri", tmp_path / "rawdata"
+    D.write_dataset_files(deriv, raw=raw)
+    assert D.bids_uri(deriv, raw / "sub-01" / "anat" / "sub-01_T2w.nii.gz") == \
+        "bids:raw:sub-01/anat/sub-01_T2w.nii.gz"
 
 
 # ----------------------------------------------------------------------- write / read
@@ -141,19 +147,70 @@ def test_output_is_deterministic(tmp_path):
 
 
 def test_dataset_files(tmp_path):
-    # an ingest-made description is kept and our GeneratedBy added once
+    # an existing description is kept, the ingest's old entry (the ingest now writes the
+    # raw dataset) dropped and our GeneratedBy added once
     (tmp_path / "dataset_description.json").write_text(json.dumps({
         "Name": "ingest", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
-        "GeneratedBy": [{"Name": "qmri_kernels.dicom.ingest", "Version": "0.1.0"}]}))
+        "GeneratedBy": [{"Name": "qmri_kernels.dicom.ingest", "Version": "0.1.0"},
+                        {"Name": "other tool"}]}))
     for _ in range(2):
         D.write_map(tmp_path, "01", "r2star", _volume(), AFFINE)
     desc = json.loads((tmp_path / "dataset_description.json").read_text())
     assert desc["Name"] == "ingest" and desc["DatasetType"] == "derivative"
-    assert [g["Name"] for g in desc["GeneratedBy"]] == ["qmri_kernels.dicom.ingest",
-                                                      "qmri_kernels.pipeline"]
+    assert [g["Name"] for g in desc["GeneratedBy"]] == ["other tool", "qmri_kernels.pipeline"]
+    assert "DatasetLinks" not in desc
     assert (tmp_path / ".bidsignore").read_text().splitlines() == list(D.BIDSIGNORE_PATTERNS)
     rows = (tmp_path / "descriptions.tsv").read_text().splitlines()
     assert rows[0] == "desc_id\tdescription" and len(rows) == len(D.DESCRIPTIONS) + 1
+    assert all(r.startswith("desc-") for r in rows[1:])       # BIDS: the whole entity
+    assert (tmp_path / "README").is_file()
+    # linking the raw dataset: a relative link, kept when later calls do not name it
+    raw = tmp_path.parent / f"{tmp_path.name}-raw"
+    D.write_dataset_files(tmp_path, raw=raw)
+    D.write_dataset_files(tmp_path)
+    desc = json.loads((tmp_path / "dataset_description.json").read_text())
+    assert desc["DatasetLinks"] == {D.RAW_LINK: f"../{raw.name}"}
+    assert desc["SourceDatasets"] == [{"URL": "bids:raw:"}]
+    assert D.dataset_links(tmp_path) == {"raw": raw.resolve()}
+
+
+def test_every_desc_label_of_the_map_table_is_described():
+    used = {v for spec in D.MAPS.values() for k, v in spec.entities if k == "desc"}
+    assert used - set(D.DESCRIPTIONS) == set()
+
+
+def test_sidecars_say_skull_stripped_masked_nan_and_label_reference(tmp_path):
+    fit = {"FitSettings": {"Mask": "body mask"}, "Sources": ["bids:raw:sub-01/anat/x.nii.gz"]}
+    D.write_maps(tmp_path, "01", {"t2": (_volume(), AFFINE, fit),
+                                  "b1": (_volume(), AFFINE, fit),
+                                  "labels_auto": (np.zeros((4, 5, 3), int), AFFINE, fit)})
+    t2 = D.read_sidecar(tmp_path, "01", "t2")
+    assert t2["SkullStripped"] is False and D.MASK_NOTE in t2["Description"]
+    assert "mono-exponential" in t2["Description"].lower() and "fat" in t2["Description"]
+    assert D.read_sidecar(tmp_path, "01", "b1")["SkullStripped"] is False   # fmap too
+    labels = D.read_sidecar(tmp_path, "01", "labels_auto")
+    assert "SkullStripped" not in labels and D.MASK_NOTE not in labels["Description"]
+    assert labels["SpatialReference"] == "bids:raw:sub-01/anat/x.nii.gz"
+    D.write_map(tmp_path, "02", "t2", _volume(), AFFINE)
+    assert D.MASK_NOTE not in D.read_sidecar(tmp_path, "02", "t2")["Description"]
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        D.write_maps(tmp_path, "01", {"pdff": (_volume(), AFFINE),
+                                      "labels_auto": (np.zeros((4, 5, 3), int), AFFINE)})
+        D.write_text_atomic(tmp_path / "x" / "table.csv", "a\n")
+        os.umask(0o002)
+        D.write_text_atomic(tmp_path / "group.csv", "a\n")
+    finally:
+        os.umask(old)
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "group.csv"]
+    assert len(files) >= 8
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {oct(0o644)}
+    assert {oct(p.stat().st_mode & 0o777) for p in tmp_path.rglob("*") if p.is_dir()} == \
+        {oct(0o755)}
+    assert (tmp_path / "group.csv").stat().st_mode & 0o777 == 0o664
 
 
 def test_write_maps_is_all_or_nothing(tmp_path):

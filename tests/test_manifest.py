@@ -69,6 +69,7 @@ def test_repository_manifest_is_the_synthetic_cohort_of_table_1():
     assert m.scores == m.root / "sourcedata/scores_pathology.csv"
     assert m.score_store == m.root / "derivatives/scores.sqlite"
     assert m.derivatives == m.root / "derivatives/qmri"
+    assert m.rawdata == m.root / "rawdata"
     assert m.truth == m.root / "truth"
 
 
@@ -111,6 +112,16 @@ def test_optional_keys_default_and_absolute_paths_are_kept(tmp_path):
     m = load_manifest(_write(tmp_path, doc))
     assert m.synthetic is False and m.truth is None and m.scores is None
     assert m.clinical_table == elsewhere
+    assert m.rawdata == m.root / "rawdata" and not m.rawdata.exists()   # an output
+
+
+def test_rawdata_key_is_resolved_against_the_root(tmp_path):
+    doc = _cohort(tmp_path)
+    doc["rawdata"] = "bids/raw"
+    m = load_manifest(_write(tmp_path, doc))
+    assert m.rawdata == (tmp_path / "data" / "bids" / "raw").resolve()
+    doc["rawdata"] = ""
+    assert "rawdata" in str(_error(_write(tmp_path, doc)))
 
 
 # ---------------------------------------------------------------- schema errors

@@ -34,6 +34,8 @@ def _manifest(root: Path, derivatives: str = "derivatives/qmri") -> Path:
            "clinical_table": "sourcedata/clinical.csv",
            "scores": "sourcedata/scores_pathology.csv",
            "score_store": "derivatives/scores.sqlite", "derivatives": derivatives,
+           # each manifest its own raw dataset: tests below change ingested files
+           "rawdata": "rawdata/" + derivatives.replace("/", "_"),
            "truth": "truth",
            # the fits told the simulated scanner's pulses and fat spectrum: these tests
            # check the machinery; tests/t2/test_robustness.py measures wrong assumptions
@@ -82,7 +84,7 @@ def test_body_mask_matches_the_phantom(manifest):
 
     pipeline.ensure_ingested(manifest, "13")
     for role in ("megre", "mese"):
-        series = load_series(manifest.derivatives, "13", role)
+        series = load_series(manifest.rawdata, "13", role)
         truth = load_truth(manifest, "13", role)["labels"]
         mask = pipeline.body_mask(series.data)
         body = truth > 0
@@ -104,8 +106,9 @@ def test_fat_water_maps_written_cached_forced(manifest):
         assert path == D.map_path(manifest.derivatives, "01", name) and path.is_file()
         assert D.map_exists(manifest.derivatives, "01", name)
     side = first.sidecars["fieldmap"]
-    assert side["Units"] == "Hz" and first.paths["fieldmap"].parent.name == "fmap"
-    assert all(s.startswith("bids::sub-01/anat/sub-01_echo-") for s in side["Sources"])
+    assert side["Units"] == "Hz"
+    assert first.paths["fieldmap"].name == "sub-01_desc-dixon_B0map.nii.gz"
+    assert all(s.startswith("bids:raw:sub-01/anat/sub-01_echo-") for s in side["Sources"])
     assert len(side["Sources"]) == 12 and side["MagneticFieldStrength"] == 3.0
     assert (manifest.derivatives / "dataset_description.json").is_file()
 
@@ -173,6 +176,20 @@ def test_failed_stage_leaves_no_partial_file(cohort, monkeypatch):
     assert pipeline.fat_water_maps(m, "13").computed          # and it recovers
 
 
+def test_ingest_leaves_a_raw_dataset_and_clears_old_files_from_the_derivatives(manifest):
+    sub = Path(manifest.derivatives) / "sub-01"
+    old = [sub / "anat" / "sub-01_echo-1_MESE.json", sub / "anat" / "sub-01_T2map.json",
+           sub / "fmap" / "sub-01_fieldmap.nii.gz"]
+    for path in old:                                  # as an earlier version wrote them
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    files = pipeline.ensure_ingested(manifest, "01").paths
+    assert not any(p.exists() for p in old)
+    assert all(p.parent == Path(manifest.rawdata) / "sub-01" / "anat" for p in files.values())
+    assert (Path(manifest.rawdata) / "participants.tsv").is_file()
+    assert D.dataset_links(manifest.derivatives) == {"raw": Path(manifest.rawdata).resolve()}
+
+
 def test_unknown_subject_is_named(manifest):
     with pytest.raises(KeyError, match="no subject '99'"):
         pipeline.fat_water_maps(manifest, "99")
@@ -223,7 +240,7 @@ def test_labels_t2_and_roi_table(manifest):
         truth = load_truth(manifest, "13", role)
         np.testing.assert_allclose(moved.affine(name), truth["affine"], atol=1e-3)
         side = moved.sidecars[name]
-        assert side["SpatialReference"].startswith(f"bids::sub-13/anat/sub-13_echo-1")
+        assert side["SpatialReference"].startswith("bids:raw:sub-13/anat/sub-13_echo-1")
         assert set(side["CoveredSlices"]) | set(side["ExcludedSlices"]) == \
             set(range(truth["labels"].shape[2]))
     # other settings recompute, the same settings do not
@@ -347,6 +364,7 @@ def test_a_series_override_naming_no_series_is_named_and_writes_nothing(cohort):
     assert str(m.path) in str(info.value) and "sub-13.series" in str(info.value)
     assert "no series number 42" in str(info.value)
     assert not (Path(m.derivatives) / "sub-13").exists()
+    assert not (Path(m.rawdata) / "sub-13").exists()
 
 
 def test_a_series_override_sets_the_role(cohort):

@@ -12,7 +12,6 @@ place only when the whole subject succeeded.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -27,14 +26,16 @@ import numpy as np
 
 from .bids import (ROLE_SUFFIX, bids_name, load_series, parse_name, subject_label, write_json,
                    write_nifti)
+from . import _scanner_maps
 from .check import check_series, check_subject
 from .classify import Classification, classify, complex_parts_note
+from .dataset import write_raw_dataset, write_raw_description
 from .deidentify import deidentify
 from .discover import discover
 from .errors import DicomError, report_skip
 from .group import Series, group_series
 from .headers import read_headers
-from .sidecar import provenance, sidecar, software_versions
+from .sidecar import PULSE_SEQUENCE_TYPE, provenance, sidecar
 from .sort import SortedSeries, sort_series
 from .volume import Volume, assemble
 
@@ -111,6 +112,7 @@ def plan(source_dir: str | os.PathLike,
     planned = [(s, Classification(None if roles[s.number] == "ignore"
                                   else roles[s.number], "role set by the manifest")
                 if s.number in roles else classify(s)) for s in series]
+    planned = _scanner_maps.one_per_kind(planned)
     note = complex_parts_note({s.part for s, c in planned if c.role == "megre"})
     if note is not None:
         planned = [(s, Classification(c.role, f"{c.reason}; {note}") if c.role == "megre"
@@ -177,25 +179,13 @@ def _stage(stage_anat: Path, label: str, item: PlannedSeries, sorted_series: Sor
         payload = sidecar(clean, echo_number=e + 1 if multi else None,
                           echo_time=te if np.isfinite(te) else None,
                           spacing=sorted_series.spacing, units=volume.units,
-                          provenance_block=prov)
+                          provenance_block=prov,
+                          pulse_sequence_type=PULSE_SEQUENCE_TYPE.get(role))
         jobs.append(partial(write_nifti, stage_anat / f"{stem}.nii.gz", volume.data[..., e],
                             volume.affine, volume.slope, volume.inter))
         write_json(stage_anat / f"{stem}.json", payload)
         names += [f"{stem}.nii.gz", f"{stem}.json"]
     return names
-
-
-def _write_dataset_description(out_dir: Path) -> None:
-    path = out_dir / "dataset_description.json"
-    if path.exists():
-        return
-    payload = {"Name": "qmri_kernels ingest: de-identified NIfTI from DICOM",
-               "BIDSVersion": "1.9.0", "DatasetType": "derivative",
-               "GeneratedBy": [{"Name": "qmri_kernels.dicom.ingest",
-                                "Version": software_versions()["qmri_kernels"]}]}
-    tmp = out_dir / f".dataset_description.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _commit(stage_sub: Path, final_sub: Path, names: list[str]) -> list[Path]:
@@ -215,7 +205,8 @@ def _commit(stage_sub: Path, final_sub: Path, names: list[str]) -> list[Path]:
 
 
 def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: str, *,
-           roles: Mapping[int, str] | None = None) -> list[Path]:
+           roles: Mapping[int, str] | None = None,
+           maps_dir: str | os.PathLike | None = None) -> list[Path]:
     """Convert one subject's DICOM export to de-identified BIDS NIfTI + JSON.
 
     Parameters
@@ -224,12 +215,22 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: s
         The subject's DICOM folder: any nesting and file names; non-DICOM files and
         DICOMDIR are skipped.
     out_dir : path-like
-        BIDS (derivatives) root; files go to ``out_dir/sub-<label>/anat/``.
+        Raw BIDS root (``manifest.rawdata``); files go to ``out_dir/sub-<label>/anat/``,
+        and the root gets a ``dataset_description.json`` (``DatasetType`` "raw") and a
+        ``README`` if it has none (:mod:`.dataset`; ``participants.tsv`` needs the
+        manifest: :func:`~.dataset.write_raw_dataset`). Files get the mode a plain
+        ``open`` gives (``0644`` under umask ``022``).
     subject : str
         Pseudonymous subject ID from the manifest, ``"sub-01"`` or ``"01"``; it replaces
         the patient's identity.
     roles : mapping of int to str, optional
         ``SeriesNumber -> role`` overrides of the classification (:func:`plan`).
+    maps_dir : path-like, optional
+        Derivative root for the maps the scanner computed itself (:mod:`.vendor_maps`:
+        e.g. GE IDEAL-IQ fat fraction, water, fat, R2*), written in SI units as
+        ``desc-scanner`` derivatives (``scanner_pdff`` ... of
+        :data:`qmri_kernels.derivatives.MAPS`); default ``out_dir``. A subject may have
+        only such maps (no raw echoes).
 
     Returns
     -------
@@ -260,8 +261,9 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: s
     out_dir = Path(out_dir)
     planned = plan(source_dir, roles)
     targets = [p for p in planned if p.classification.role is not None]
+    scanner = [p for p in planned if p.classification.scanner_map is not None]
     for p in planned:
-        if p.classification.role is None:
+        if p.classification.role is None and p.classification.scanner_map is None:
             how = ("left alone (role 'ignore' given)" if p.classification.reason ==
                    "role set by the manifest" else
                    f"unclassified, left alone: {p.classification.reason}")
@@ -270,11 +272,17 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: s
                                if p.classification.role == "megre"})
     if note is not None:
         report_skip(f"sub-{label}: {note}")
-    if not targets:
+    if not targets and not scanner:
         found = "; ".join(f"{p.series.label}: {p.classification.reason}" for p in planned)
         raise DicomError(f"{source_dir}: no series of a known role "
                          f"({', '.join(ROLE_SUFFIX)}) found — {found}")
     converted = [(p, *_convert(p)) for p in targets]  # all checks and pixels, before writing
+    scanner_maps = [_scanner_maps.convert(p.series, p.classification.scanner_map,
+                                          f"sub-{label}") for p in scanner]
+    if not targets:
+        paths = _scanner_maps.write(maps_dir or out_dir, label, scanner_maps)
+        log.info("sub-%s: %d scanner-map files written", label, len(paths))
+        return paths
     out_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".ingest-sub-{label}-", dir=out_dir))
     try:
@@ -291,9 +299,10 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, subject: s
         if len(set(names)) != len(names):
             raise DicomError(f"sub-{label}: two series would be written to the same file name")
         paths = _commit(stage / f"sub-{label}", out_dir / f"sub-{label}", names)
-        _write_dataset_description(out_dir)
+        write_raw_description(out_dir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    paths = sorted(paths + _scanner_maps.write(maps_dir or out_dir, label, scanner_maps))
     log.info("sub-%s: %d files written to %s", label, len(paths), out_dir)
     return paths
 
@@ -304,7 +313,8 @@ def load_subject_series(manifest, subject: str, role: str, part: str = "mag"):
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
-        Gives the subject's DICOM root and the derivative root.
+        Gives the subject's DICOM root and the raw BIDS root (``manifest.rawdata``) the
+        series are ingested into.
     subject : str
         ``"13"`` or ``"sub-13"``.
     role : {"megre", "mese", "t2w"}
@@ -323,18 +333,21 @@ def load_subject_series(manifest, subject: str, role: str, part: str = "mag"):
         If its DICOM cannot be ingested or holds no such series.
     """
     entry = manifest.subject(subject)
+    raw = Path(manifest.rawdata)
     try:
-        return load_series(manifest.derivatives, entry.bids_id, role, part)
+        return load_series(raw, entry.bids_id, role, part)
     except DicomError:
-        if _ingested(Path(manifest.derivatives), entry.bids_id, role):
+        if _ingested(raw, entry.bids_id, role):
             raise  # ingested, but not usable as asked (e.g. a magnitude-only MEGRE)
-        ingest(entry.dicom_root, manifest.derivatives, entry.id,
-               roles=getattr(entry, "roles", dict)())
-        return load_series(manifest.derivatives, entry.bids_id, role, part)
+        ingest(entry.dicom_root, raw, entry.id, roles=getattr(entry, "roles", dict)(),
+               maps_dir=getattr(manifest, "derivatives", None))
+        write_raw_dataset(manifest)
+        return load_series(raw, entry.bids_id, role, part)
 
 
 def _ingested(bids_dir: Path, subject: str, role: str) -> bool:
-    """Whether ingest output of ``role`` exists for ``subject``."""
+    """Whether ingest output of ``role`` exists for ``subject`` under the raw root
+    ``bids_dir``."""
     anat = bids_dir / f"sub-{subject_label(subject)}" / "anat"
     return anat.is_dir() and any((parse_name(p.name) or {}).get("role") == role
                                  for p in anat.iterdir())

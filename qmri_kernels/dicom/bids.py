@@ -6,7 +6,9 @@ One 3-D NIfTI per echo (and per image part), as BIDS specifies for ``MEGRE`` and
     sub-01/anat/sub-01_echo-1_part-mag_MEGRE.nii.gz   sub-01_echo-1_part-phase_MEGRE.nii.gz
     sub-01/anat/sub-01_echo-1_MESE.nii.gz             sub-01/anat/sub-01_T2w.nii.gz
 
-``run-<n>`` is added after the subject only when a role has more than one series.
+``run-<n>`` is added after the subject only when a role has more than one series. The files
+live in the raw BIDS dataset of the cohort (``manifest.rawdata``; :mod:`.dataset` writes its
+description and ``participants.tsv``), not among the derivatives.
 :func:`load_series` stacks the echoes back into the 4-D arrays the fits take.
 """
 
@@ -71,7 +73,7 @@ def bids_name(subject: str, role: str, *, echo: int | None = None, part: str | N
 
 def bids_path(bids_dir: str | os.PathLike, subject: str, role: str, *, echo: int | None = None,
               part: str | None = None, run: int | None = None, ext: str = ".nii.gz") -> Path:
-    """Path of one image (``ext=".json"`` for its sidecar) under a BIDS (derivatives) root."""
+    """Path of one image (``ext=".json"`` for its sidecar) under a raw BIDS root."""
     label = subject_label(subject)
     return Path(bids_dir) / f"sub-{label}" / "anat" / (
         bids_name(label, role, echo=echo, part=part, run=run) + ext)
@@ -221,7 +223,7 @@ def load_series(bids_dir: str | os.PathLike, subject: str, role: str, part: str 
 
     Examples
     --------
-    >>> s = load_series("data/synthetic/derivatives/qmri", "sub-01", "megre", "complex")
+    >>> s = load_series("data/synthetic/rawdata", "sub-01", "megre", "complex")
     ... # doctest: +SKIP
     >>> s.data.shape, s.echo_times  # doctest: +SKIP
     ((256, 256, 18, 6), array([0.0015, 0.003 , 0.0045, 0.006 , 0.0075, 0.009 ]))

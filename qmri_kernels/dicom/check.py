@@ -68,12 +68,20 @@ def _fail(series: Series, header: ImageHeader, problem: str) -> DicomError:
 def check_series(series: Series) -> None:
     """Pixel format, geometry tags and in-series consistency of a series to convert.
 
+    Parameters
+    ----------
+    series : Series
+        One series and image part; every image is checked against the first (orientation
+        within :data:`ORIENTATION_TOL` of the direction cosines, pixel spacing within
+        that fraction of the spacing in mm).
+
     Raises
     ------
     DicomError
         Transfer syntax without a decoder here (named, with the package to install:
         :func:`~qmri_kernels.dicom.decoders.check_decodable`); a multi-frame file without
-        per-frame functional groups; not single-sample greyscale; missing
+        per-frame functional groups; not single-sample greyscale (MONOCHROME2) or
+        BitsAllocated not 8, 16 or 32; missing
         ImagePositionPatient / ImageOrientationPatient / PixelSpacing / Rows / Columns;
         orientation, pixel spacing or matrix differing from the series' first image.
     """
@@ -125,6 +133,7 @@ def check_spacing(series: Series, positions: np.ndarray, offsets: np.ndarray,
     Parameters
     ----------
     series : Series
+        The series the slices belong to (named in messages).
     positions : (nz,) array
         Slice positions along the normal, mm, ascending.
     offsets : (nz,) array

@@ -22,10 +22,16 @@ Roles of the thigh protocol (Wang et al. 2023, Methods):
     turn a damaged stack (three slices, the middle one lost) into a silently skipped
     series, where with two the spacing check names the missing slice.
 
-Everything else (localizers, derived maps, phase images of spin-echo series, multi-frame
-files without functional groups, contrasts the protocol does not use) has no role: it is
-reported, with the reason, and left alone. ``ingest(..., roles=...)`` assigns a role by
-hand where the headers cannot tell.
+Maps the scanner computed itself (GE IDEAL-IQ fat fraction, water, fat, R2*; Siemens and
+Philips fat fractions; vendor T2 maps; :mod:`.vendor_maps`) have no role either, but a
+``scanner_map`` kind: ingest converts them to SI units and writes them as ``desc-scanner``
+derivatives. A derived map whose scaling the headers do not give is reported as
+unclassified with that reason, never converted by a guess.
+
+Everything else (localizers, other derived images, phase images of spin-echo series,
+multi-frame files without functional groups, contrasts the protocol does not use) has no
+role: it is reported, with the reason, and left alone. ``ingest(..., roles=...)`` assigns a
+role by hand where the headers cannot tell.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from pydicom.uid import UID
 
 from .headers import ImageHeader
 from .parts import PART_ORDER, image_part
+from .vendor_maps import ScalingUnknown, map_scaling, series_kind
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -61,10 +68,16 @@ MIN_ECHOES: int = 3
 
 @dataclass(frozen=True)
 class Classification:
-    """Role of a series (``None``: no role) and the reason, for the report."""
+    """Role of a series (``None``: no role) and the reason, for the report.
+
+    ``scanner_map`` is the kind of a scanner-computed map (``"pdff"``, ``"water"``,
+    ``"fat"``, ``"r2star"``, ``"t2"``; :mod:`.vendor_maps`) whose scaling is known; such a
+    series has no role and is written as a ``desc-scanner`` derivative.
+    """
 
     role: str | None
     reason: str
+    scanner_map: str | None = None
 
 
 def _scanning_sequence(header: ImageHeader) -> set[str]:
@@ -101,7 +114,27 @@ def classify(series: Series) -> Classification:
     Classification
         ``role`` in :data:`ROLES` or ``None``, and a one-line reason (for a series left
         alone: why, and how to assign a role by hand when the headers are what is wrong).
+        A scanner-computed map of known scaling has ``scanner_map`` set (and no role); a
+        ``DERIVED`` map takes precedence over a role, an ``ORIGINAL`` image keeps its role.
     """
+    result = _classify_role(series)
+    kind = series_kind(series)
+    first = series.headers[0]
+    if kind is None or (result.role is not None and first.image_type[:1] != ("DERIVED",)):
+        return result
+    if series.part != "mag":
+        return result
+    try:
+        scaling = map_scaling(first, kind)
+    except ScalingUnknown as exc:
+        return Classification(None, f"derived {kind} map of unknown scaling, not converted "
+                                    f"({exc}); convert it yourself or export it with a Real "
+                                    "World Value Mapping")
+    return Classification(None, f"scanner-computed {kind} map ({scaling.convention}), "
+                                "written as a desc-scanner derivative", scanner_map=kind)
+
+
+def _classify_role(series: Series) -> Classification:
     first = series.headers[0]
     unsplit = [h for h in series.headers if h.n_frames > 1 and h.frame is None]
     if unsplit:

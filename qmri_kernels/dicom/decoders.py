@@ -48,7 +48,20 @@ CODEC_PACKAGES: dict[str, tuple[str, ...]] = {
 
 
 def install_hint(transfer_syntax: str) -> str:
-    """``"pip install …"`` for the decoder of ``transfer_syntax`` (``""`` if none is known)."""
+    """``"pip install …"`` for the decoder of ``transfer_syntax`` (``""`` if none is known).
+
+    Parameters
+    ----------
+    transfer_syntax : str
+        Transfer syntax UID (e.g. ``"1.2.840.10008.1.2.4.50"``, JPEG Baseline).
+
+    Returns
+    -------
+    str
+        The pip command installing the packages of :data:`CODEC_PACKAGES` for it (the
+        JPEG family also names the GPL alternative ``pylibjpeg-libjpeg``), or ``""`` for a
+        transfer syntax without a known plug-in.
+    """
     packages = CODEC_PACKAGES.get(transfer_syntax)
     if not packages:
         return ""

@@ -90,7 +90,21 @@ def _element_name(elem) -> str:
 
 
 def removed_names(ds: Dataset) -> list[str]:
-    """Names of the top-level attributes of ``ds`` that :func:`deidentify` drops."""
+    """Names of the top-level attributes of ``ds`` that :func:`deidentify` drops.
+
+    Parameters
+    ----------
+    ds : pydicom.Dataset
+        A header (not modified).
+
+    Returns
+    -------
+    list of str
+        Sorted names (never values): the keyword of each public attribute not in
+        :data:`ALLOWED_KEYWORDS` (``"(gggg,eeee)"`` when it has none) and
+        ``"(gggg,eeee) private <name>"`` for each private element. Descriptors that
+        :func:`deidentify` blanks are not listed here.
+    """
     return sorted(_element_name(e) for e in ds
                   if e.tag.is_private or e.keyword not in ALLOWED_KEYWORDS)
 

@@ -25,11 +25,22 @@ _MAGIC = b"DICM"
 def sniff(path: Path) -> str:
     """Classify one file from its first bytes.
 
+    Parameters
+    ----------
+    path : Path
+        The file; a file named ``DICOMDIR`` (any case) is classified by name alone.
+
     Returns
     -------
     str
-        ``"dicom"`` (Part 10 file), ``"raw"`` (DICOM data set without preamble),
-        ``"dicomdir"`` or ``"other"``.
+        ``"dicom"`` (Part 10 file: ``DICM`` after the 128-byte preamble, PS3.10 §7.1),
+        ``"raw"`` (DICOM data set without preamble, starting with a group 0x0002 or
+        0x0008 element), ``"dicomdir"`` or ``"other"``.
+
+    Raises
+    ------
+    DicomError
+        The file cannot be opened or read (named, with the operating system's reason).
     """
     if path.name.upper() == "DICOMDIR":
         return "dicomdir"

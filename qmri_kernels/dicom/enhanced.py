@@ -63,7 +63,19 @@ _PER_FRAME = Tag("PerFrameFunctionalGroupsSequence")
 
 
 def has_functional_groups(ds: Dataset) -> bool:
-    """Whether ``ds`` describes its frames by functional groups (an enhanced image)."""
+    """Whether ``ds`` describes its frames by functional groups (an enhanced image).
+
+    Parameters
+    ----------
+    ds : pydicom.Dataset
+        A file's header.
+
+    Returns
+    -------
+    bool
+        ``True`` when ``ds`` holds a PerFrameFunctionalGroupsSequence (5200,9230)
+        (DICOM PS3.3 C.7.6.16, Multi-frame Functional Groups).
+    """
     return _PER_FRAME in ds
 
 

@@ -28,6 +28,24 @@ def dicom_header_excerpt(path: str | Path) -> pd.DataFrame:
 
     Identity fields are listed with their value withheld: the book never prints an
     identifier, synthetic or not (chapter "From DICOM to NIfTI" shows de-identification).
+
+    Parameters
+    ----------
+    path : str or Path
+        A DICOM file (read without its pixel data).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``keyword`` (those of :data:`EXCERPT_KEYWORDS` then
+        :data:`IDENTITY_KEYWORDS` present in the file), columns ``tag`` ("(gggg,eeee)"),
+        ``VR`` and ``value`` as DICOM stores it (EchoTime and RepetitionTime in ms,
+        lengths in mm, FlipAngle in degrees); identity values read "(present; withheld)".
+
+    Raises
+    ------
+    pydicom.errors.InvalidDicomError
+        From pydicom, when ``path`` is not a DICOM file.
     """
     import pydicom
 
@@ -44,7 +62,30 @@ def dicom_header_excerpt(path: str | Path) -> pd.DataFrame:
 
 
 def first_dicom_file(dicom_root: str | Path, series_description: str) -> Path:
-    """The first file (by name) under ``dicom_root`` whose SeriesDescription matches."""
+    """The first file (by name) under ``dicom_root`` whose SeriesDescription matches.
+
+    Phase images (``"PHASE"`` in ImageType) are passed over, so a series stored as
+    magnitude and phase yields a magnitude file.
+
+    Parameters
+    ----------
+    dicom_root : str or Path
+        Folder searched recursively; every file under it is read as DICOM.
+    series_description : str
+        Exact SeriesDescription to match.
+
+    Returns
+    -------
+    Path
+        The first matching file in sorted path order.
+
+    Raises
+    ------
+    FileNotFoundError
+        No non-phase file under ``dicom_root`` has that SeriesDescription.
+    pydicom.errors.InvalidDicomError
+        From pydicom, when a file under ``dicom_root`` is not DICOM.
+    """
     import pydicom
 
     for path in sorted(p for p in Path(dicom_root).rglob("*") if p.is_file()):

@@ -40,6 +40,7 @@ class Series:
 
     @property
     def description(self) -> str:
+        """SeriesDescription of the first image (empty string when absent)."""
         return self.headers[0].series_description
 
     @property
@@ -50,6 +51,18 @@ class Series:
 
 def group_series(headers: list[ImageHeader]) -> list[Series]:
     """Group headers by (SeriesInstanceUID, image part), ordered by series number then part.
+
+    Parameters
+    ----------
+    headers : list of ImageHeader
+        Image headers of any number of series, in discovery order.
+
+    Returns
+    -------
+    list of Series
+        One per (SeriesInstanceUID, image part), sorted by SeriesNumber (missing numbers
+        last), then part in :data:`~qmri_kernels.dicom.parts.PART_ORDER`, then UID; the
+        headers of each keep discovery order.
 
     Raises
     ------

@@ -190,6 +190,8 @@ def read_header(path: Path, root: Path | None = None, *, preamble: bool = True) 
     Returns
     -------
     ImageHeader
+        The parsed header (times in s, positions in LPS mm), with the offset and length
+        of the pixel data in the file when it has any.
 
     Raises
     ------
@@ -310,6 +312,17 @@ def skip_reason(header: ImageHeader) -> str | None:
     A media directory (DICOMDIR) and every object without pixel data — presentation
     states, structured reports, key-object selections, raw data, spectroscopy, or an
     image header whose pixels were left out of the export — hold no image.
+
+    Parameters
+    ----------
+    header : ImageHeader
+        A file's header, as :func:`read_header` returns it.
+
+    Returns
+    -------
+    str or None
+        A sentence naming what the file is instead (with its SOP class name), or ``None``
+        when it holds pixel data of an image.
     """
     sop = header.sop_class
     sop_name = UID(sop).name if sop else "no SOPClassUID"
@@ -335,6 +348,19 @@ def read_headers(files: list[tuple[Path, bool]], root: Path) -> list[ImageHeader
     that hold no image (:func:`skip_reason`), and files without Part 10 preamble that do
     not read as a data set with an SOP class, are skipped, each with its reason logged and
     given as a :class:`~qmri_kernels.dicom.errors.DicomWarning`.
+
+    Parameters
+    ----------
+    files : list of (Path, bool)
+        Each file and whether it has a Part 10 preamble.
+    root : Path
+        Folder that messages name files relative to.
+
+    Returns
+    -------
+    list of ImageHeader
+        One header per image, in the order of ``files``; one per frame for enhanced
+        multi-frame files.
 
     Raises
     ------

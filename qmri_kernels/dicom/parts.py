@@ -27,6 +27,17 @@ def image_part(header: ImageHeader) -> str:
 
     From ComplexImageComponent (the attribute enhanced images carry per frame), else
     ImageType, else GE's private (0043,102F); ``"mag"`` when none says otherwise.
+
+    Parameters
+    ----------
+    header : ImageHeader
+        One image (or one frame of an enhanced multi-frame file).
+
+    Returns
+    -------
+    str
+        One of :data:`PART_ORDER`: ``"mag"``, ``"phase"``, ``"real"`` or ``"imag"``
+        (DICOM PS3.3 C.8.13.1.1.1, Complex Image Component).
     """
     component = str(header.dataset.get("ComplexImageComponent") or "").strip().upper()
     if component in _COMPLEX_COMPONENT:

@@ -17,7 +17,13 @@ from pydicom.multival import MultiValue
 
 from .deidentify import METHOD, METHOD_CODES
 
-__all__ = ["sidecar", "provenance", "software_versions"]
+__all__ = ["sidecar", "provenance", "software_versions", "PULSE_SEQUENCE_TYPE"]
+
+#: BIDS ``PulseSequenceType`` of each ingest role (the classification's finding, which the
+#: DICOM headers state in no single attribute).
+PULSE_SEQUENCE_TYPE: dict[str, str] = {"megre": "multi-echo gradient echo",
+                                       "mese": "multi-echo spin echo",
+                                       "t2w": "spin echo (T2-weighted)"}
 
 
 def _num(value) -> float | int | None:
@@ -73,7 +79,8 @@ def provenance(*, series_uid: str, series_number: int | None, n_images: int,
 
 
 def sidecar(clean: Dataset, *, echo_number: int | None, echo_time: float | None,
-            spacing: float, units: str, provenance_block: dict) -> dict:
+            spacing: float, units: str, provenance_block: dict,
+            pulse_sequence_type: str | None = None) -> dict:
     """BIDS sidecar of one image.
 
     Parameters
@@ -90,6 +97,8 @@ def sidecar(clean: Dataset, *, echo_number: int | None, echo_time: float | None,
         ``"rad"`` or ``"arbitrary"``.
     provenance_block : dict
         From :func:`provenance`.
+    pulse_sequence_type : str, optional
+        BIDS ``PulseSequenceType`` (:data:`PULSE_SEQUENCE_TYPE` of the series' role).
 
     Returns
     -------
@@ -115,6 +124,7 @@ def sidecar(clean: Dataset, *, echo_number: int | None, echo_time: float | None,
         "SequenceVariant": _text(g("SequenceVariant")),
         "ScanOptions": _text(g("ScanOptions")),
         "SequenceName": _text(g("SequenceName")),
+        "PulseSequenceType": pulse_sequence_type,
         "ImageType": [str(v) for v in (g("ImageType") or [])] or None,
         "SeriesNumber": _num(g("SeriesNumber")),
         "EchoNumber": echo_number,

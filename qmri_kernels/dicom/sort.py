@@ -63,6 +63,19 @@ def _echo_key(h: ImageHeader, use_time: bool) -> float:
 def sort_series(series: Series) -> SortedSeries:
     """Sort ``series`` (already passed :func:`~qmri_kernels.dicom.check.check_series`).
 
+    Parameters
+    ----------
+    series : Series
+        One series and image part; duplicate images (same SOPInstanceUID and frame) are
+        counted once.
+
+    Returns
+    -------
+    SortedSeries
+        ``images[k][e]`` for slice k (ascending position along the normal, mm) and echo e
+        (ascending echo time in s, or EchoNumbers when a file lacks EchoTime); slice
+        spacing from :func:`~qmri_kernels.dicom.check.check_spacing`.
+
     Raises
     ------
     DicomError

@@ -27,6 +27,17 @@ def orientation_label(normal: np.ndarray) -> str:
     """``"axial"``, ``"coronal"``, ``"sagittal"`` or ``"oblique"`` from a slice normal.
 
     A stack is named after the axis its normal is within ~18° of (cos > 0.95).
+
+    Parameters
+    ----------
+    normal : (3,) array-like
+        Slice normal in patient coordinates (LPS or RAS: only absolute components are
+        used), any length; need not be unit length.
+
+    Returns
+    -------
+    str
+        ``"sagittal"`` (x), ``"coronal"`` (y), ``"axial"`` (z) or ``"oblique"``.
     """
     n = np.abs(np.asarray(normal, dtype=float))
     n = n / np.linalg.norm(n)
@@ -38,6 +49,11 @@ def orientation_label(normal: np.ndarray) -> str:
 
 def survey(source_dir: str | os.PathLike) -> pd.DataFrame:
     """Every series in a DICOM folder, from headers only (no pixels read, nothing written).
+
+    Parameters
+    ----------
+    source_dir : path-like
+        Folder searched recursively for DICOM files (as the ingest plans it).
 
     Returns
     -------
@@ -73,6 +89,15 @@ def survey(source_dir: str | os.PathLike) -> pd.DataFrame:
 
 def series_table(bids_dir: str | os.PathLike, subjects: list[str]) -> pd.DataFrame:
     """The ingested series per subject, from the written NIfTI headers and sidecars.
+
+    Parameters
+    ----------
+    bids_dir : path-like
+        Root of the BIDS dataset the ingest wrote (``sub-<label>/anat/*.nii.gz`` with
+        ``.json`` sidecars).
+    subjects : list of str
+        Subject IDs, with or without the ``sub-`` prefix; a subject without files gives
+        no rows.
 
     Returns
     -------

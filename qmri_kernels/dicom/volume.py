@@ -72,7 +72,22 @@ class Volume:
 
 
 def affine_ras(sorted_series: SortedSeries) -> np.ndarray:
-    """Voxel-centre → RAS mm affine of a sorted series, shape (4, 4)."""
+    """Voxel-centre → RAS mm affine of a sorted series.
+
+    Parameters
+    ----------
+    sorted_series : SortedSeries
+        Images sorted along the slice normal (:func:`.sort.sort_series`); the first image
+        of each slice supplies ImageOrientationPatient, PixelSpacing and
+        ImagePositionPatient.
+
+    Returns
+    -------
+    (4, 4) ndarray
+        Maps voxel indices ``(i, j, k, 1)`` to RAS coordinates in mm (the formula in the
+        module docstring; DICOM PS3.3 C.7.6.2.1.1). With a single slice the slice step is
+        the normal times SpacingBetweenSlices (else SliceThickness, else 1 mm).
+    """
     first = sorted_series.images[0][0]
     iop = first.orientation
     row_cos, col_cos = iop[:3], iop[3:]
@@ -148,9 +163,17 @@ def read_pixels(header: ImageHeader, cache: dict | None = None) -> np.ndarray:
     Parameters
     ----------
     header : ImageHeader
+        The image (or one frame of a multi-frame file) to read.
     cache : dict, optional
         Decoded multi-frame files by path: pass the same dict for all frames of a series
         so that each compressed file is decoded once.
+
+    Returns
+    -------
+    (rows, columns) ndarray
+        Stored (not rescaled) pixel values in native byte order, integer dtype as in the
+        file (BitsAllocated, PixelRepresentation); apply :func:`rescale` for physical
+        values.
 
     Raises
     ------
@@ -181,7 +204,25 @@ def read_pixels(header: ImageHeader, cache: dict | None = None) -> np.ndarray:
 
 
 def rescale(header: ImageHeader) -> tuple[float, float]:
-    """(RescaleSlope, RescaleIntercept) of an image; (1, 0) when absent."""
+    """(RescaleSlope, RescaleIntercept) of an image; (1, 0) when absent.
+
+    Parameters
+    ----------
+    header : ImageHeader
+        The image whose dataset holds RescaleSlope / RescaleIntercept (PS3.3 C.11.1).
+
+    Returns
+    -------
+    slope : float
+        Physical units per stored unit (1.0 when absent or empty).
+    inter : float
+        Physical value of stored 0 (0.0 when absent or empty).
+
+    Raises
+    ------
+    DicomError
+        Slope or intercept not a number, slope zero, or either not finite.
+    """
     ds = header.dataset
     slope_value, inter_value = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
     try:
@@ -209,6 +250,12 @@ def phase_convention(low: float, high: float, header: ImageHeader) -> tuple[floa
     factor : float
         Radians per rescaled unit.
     convention : str
+        Human-readable name of the convention recognised (for the sidecar and messages).
+
+    Raises
+    ------
+    DicomError
+        Values outside every known range.
 
     Notes
     -----
@@ -217,11 +264,6 @@ def phase_convention(low: float, high: float, header: ImageHeader) -> tuple[floa
     12-bit −4096…4094 after rescale (π/4096 per unit; dcm2niix and Siemens documentation).
     The largest magnitude decides when the manufacturer does not: a phase image spans
     nearly all of [−π, π) in its noisy background.
-
-    Raises
-    ------
-    DicomError
-        Values outside every known range.
     """
     m = max(abs(low), abs(high))
     rescale_type = str(header.dataset.get("RescaleType", "")).strip().lower()
@@ -240,6 +282,19 @@ def phase_convention(low: float, high: float, header: ImageHeader) -> tuple[floa
 
 def assemble(sorted_series: SortedSeries) -> Volume:
     """Read all pixels of a sorted series into a :class:`Volume`.
+
+    Parameters
+    ----------
+    sorted_series : SortedSeries
+        Images on a regular (slice, echo) grid of shape ``(nx, ny, nz, n_echoes)``.
+
+    Returns
+    -------
+    Volume
+        ``data`` of shape (nx, ny, nz, n_echoes): the stored integers with one series-wide
+        ``slope``/``inter``, or float32 rescaled values (slope 1, inter 0) when images differ
+        in rescale; phase series get slope and intercept in radians (:func:`phase_convention`);
+        ``affine`` from :func:`affine_ras`.
 
     Raises
     ------

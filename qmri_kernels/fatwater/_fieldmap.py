@@ -36,14 +36,21 @@ Steps:
 
 The neighbourhood weights favour the plane: slices are 6 mm thick, 9 mm apart, against
 1.6 mm pixels, so through-plane neighbours count a quarter.
+
+Parallel: each growth (one component from one start) reads and writes only its own
+component, so steps 2-4 run the growths of all components and starts on the Numba threads
+(balanced by voxel count) and choose between them afterwards in the serial order; the
+result does not depend on the number of threads (tests compare it with the serial
+reference bit for bit). A volume of two legs has at least two components and every
+component two starts, which keeps two threads busy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
-from scipy import ndimage
 
 from . import _kernels as K
 from ._plan import Plan
@@ -144,30 +151,29 @@ def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[in
     threshold = reliability * np.percentile(quality[finite], 99.0)
     reliable = finite & (quality >= threshold) & (quality > 0)
 
-    vox_of = np.full(shape, -1, dtype=np.int64)
-    vox_of[coords[:, 0], coords[:, 1], coords[:, 2]] = np.arange(n_vox)
-    nbr = K.neighbour_table(vox_of, coords)
+    nbr = K.neighbour_table(coords, *(int(x) for x in shape))
     psi = np.full(n_vox, np.nan)
     cost = np.full(n_vox, np.nan)
     how = np.zeros(n_vox, dtype=np.int8)
     args = (plan.period, float(max_jump), sig, plan.te, plan.c, plan.decay, plan.gram)
     tables = (nbr, cands.psi, cands.cost, cands.n, quality)
-    seed_score = _seed_score(quality, coords, shape)
+    seed_score = K.seed_score_kernel(quality, nbr)
 
     # A: every connected piece of the domain, bridging dark voxels by prediction
-    ptr_a, vox_a, lab_a = _components(finite, coords, shape, min_size=1)
+    ptr_a, vox_a, lab_a = K.label_components(finite, nbr, 1)
+    scratch = K.growth_scratch(numba.get_num_threads(), n_vox, int(n_tries))
     K.grow_components_kernel(*tables, seed_score, reliable, ptr_a, vox_a,
                              np.zeros(ptr_a.size - 1, dtype=np.bool_), int(n_tries), 1.0,
-                             *args, psi, cost, how)
+                             *args, psi, cost, how, scratch)
     # B: each bright component may restart on its own if that fits clearly better; one
     # that holds all the bright voxels of its piece of A compared its starts there already
-    ptr, vox, _ = _components(reliable, coords, shape, min_size=min_component)
+    ptr, vox, _ = K.label_components(reliable, nbr, int(min_component))
     bright_in_a = np.bincount(lab_a[reliable], minlength=lab_a.max() + 1)
     sizes = np.diff(ptr)
     skip = bright_in_a[lab_a[vox[ptr[:-1]]]] == sizes if sizes.size else np.zeros(0, bool)
     K.grow_components_kernel(*tables, seed_score, np.ones(n_vox, dtype=np.bool_), ptr, vox,
                              np.ascontiguousarray(skip, dtype=np.bool_), int(n_tries),
-                             float(accept_ratio), *args, psi, cost, how)
+                             float(accept_ratio), *args, psi, cost, how, scratch)
     # C: dark voxels and small reliable components again from their grown neighbours
     redo = ~reliable
     in_big = np.zeros(n_vox, dtype=bool)
@@ -176,57 +182,13 @@ def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[in
     psi[redo] = np.nan
     cost[redo] = np.nan
     how[redo] = 0
-    psi, cost, how = K.fill_kernel(*tables, finite, psi, cost, how, *args)
+    psi, cost, how = K.fill_kernel(*tables, finite, psi, cost, how, *args, ptr_a, vox_a,
+                                   scratch)
     return FieldMapEstimate(psi, cost, how)
-
-
-# growth neighbourhood as a scipy.ndimage structuring element: 8 in plane, 2 through plane
-_STRUCTURE = np.zeros((3, 3, 3), dtype=bool)
-_STRUCTURE[:, :, 1] = True
-_STRUCTURE[1, 1, :] = True
-
-
-def _seed_score(quality: np.ndarray, coords: np.ndarray, shape: tuple[int, int, int]
-                ) -> np.ndarray:
-    """Seed score of each voxel: the lowest quality in its 3 × 3 in-plane neighbourhood.
-
-    A region starts from a voxel that is bright *and* has bright neighbours, so that a lone
-    bright outlier (a flow artefact, a noise spike) does not seed it.
-    """
-    vol = np.zeros(shape)
-    vol[coords[:, 0], coords[:, 1], coords[:, 2]] = np.maximum(quality, 0.0)
-    low = ndimage.minimum_filter(vol, size=(3, 3, 1), mode="constant", cval=0.0)
-    return np.ascontiguousarray(low[coords[:, 0], coords[:, 1], coords[:, 2]])
-
-
-def _components(select: np.ndarray, coords: np.ndarray, shape: tuple[int, int, int],
-                min_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Connected components of the selected voxels, largest first, as CSR voxel lists.
-
-    Returns ``ptr`` (n_comp + 1,) and ``vox`` (voxel indices, ascending within a component)
-    for the components of at least ``min_size`` voxels, and each voxel's component label
-    (0 for voxels not selected).
-    """
-    vol = np.zeros(shape, dtype=bool)
-    vol[coords[select, 0], coords[select, 1], coords[select, 2]] = True
-    labels, n_lab = ndimage.label(vol, structure=_STRUCTURE)
-    lab = np.where(select, labels[coords[:, 0], coords[:, 1], coords[:, 2]], 0)
-    sizes = np.bincount(lab, minlength=n_lab + 1)
-    sizes[0] = 0
-    big = np.flatnonzero(sizes >= max(min_size, 1))
-    big = big[np.argsort(-sizes[big], kind="stable")]
-    rank = np.full(n_lab + 1, -1, dtype=np.int64)
-    rank[big] = np.arange(big.size)
-    members = np.flatnonzero(rank[lab] >= 0)
-    vox = members[np.argsort(rank[lab[members]], kind="stable")].astype(np.int64)
-    ptr = np.zeros(big.size + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum(sizes[big])
-    return ptr, vox, lab
 
 
 def volume_coordinates(mask: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
     """(V, 3) int64 indices of the ``True`` voxels of a 0- to 3-D mask and its 3-D shape."""
-    shape3 = tuple(mask.shape) + (1,) * (3 - mask.ndim)
-    idx = np.nonzero(mask.reshape(shape3))
-    coords = np.ascontiguousarray(np.stack(idx, axis=1).astype(np.int64))
-    return coords, shape3
+    shape3 = tuple(int(n) for n in mask.shape) + (1,) * (3 - mask.ndim)
+    flat = np.ascontiguousarray(mask, dtype=np.bool_).reshape(-1)
+    return K.mask_coordinates(flat, *shape3), shape3

@@ -28,7 +28,7 @@ class MegreData:
 
 
 def load_megre(manifest, subject: str) -> MegreData:
-    """Load ``subject``'s MEGRE from the manifest's derivatives, ingesting it first if needed.
+    """Load ``subject``'s MEGRE from the manifest's raw BIDS dataset, ingesting it first if needed.
 
     The ingested magnitude and phase (radians) or real and imaginary images
     (:func:`qmri_kernels.dicom.load_series` with ``part="complex"``) are the fit's input;
@@ -38,7 +38,7 @@ def load_megre(manifest, subject: str) -> MegreData:
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
-        The cohort; images are read from (and ingested into) ``manifest.derivatives``.
+        The cohort; images are read from (and ingested into) ``manifest.rawdata``.
     subject : str
         ``"13"`` or ``"sub-13"``.
 

@@ -4,8 +4,10 @@ field map and per-voxel Levenberg–Marquardt refinement.
 Inputs are C-contiguous ``(voxels, echoes)`` complex64 signals (one row per masked voxel) plus
 the small per-acquisition tables built by :mod:`._plan`. Arithmetic inside a voxel is
 float64/complex128. The parallel kernels loop over chunks of voxels with ``prange`` and write
-only their own rows: no races. Region growing is sequential by nature (a priority queue);
-it is ``@njit(cache=True)`` without ``parallel``.
+only their own rows: no races. Region growing is sequential within one growth (a priority
+queue), but the growths of different components and of different starts are independent:
+``grow_components_kernel`` and ``fill_kernel`` run them on the Numba threads, each with
+its own state, and reproduce the serial result exactly.
 
 Signal model (DESIGN.md §5; Yu 2008, Reeder 2004):
 ``s_n = (W + F c_n) exp((i 2π ψ − R2*) t_n)`` with ``c_n = Σ_p a_p exp(i 2π f_p t_n)``.
@@ -111,11 +113,13 @@ def candidates_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, decay, gr
     n_grid = psi_grid.shape[0]
     n_r2 = decay.shape[0]
     step = psi_grid[1] - psi_grid[0] if n_grid > 1 else 1.0
-    cand_psi = np.full((n_vox, n_keep), np.nan)
-    cand_cost = np.full((n_vox, n_keep), np.inf)
-    cand_r2 = np.zeros((n_vox, n_keep), dtype=np.int64)
-    n_cand = np.zeros(n_vox, dtype=np.int64)
-    energy = np.zeros(n_vox)
+    # outputs are initialised row by row inside the parallel loop: their pages are first
+    # touched by the thread that fills them (large volumes: parallel page faults)
+    cand_psi = np.empty((n_vox, n_keep))
+    cand_cost = np.empty((n_vox, n_keep))
+    cand_r2 = np.empty((n_vox, n_keep), dtype=np.int64)
+    n_cand = np.empty(n_vox, dtype=np.int64)
+    energy = np.empty(n_vox)
     n_chunks = (n_vox + _CHUNK - 1) // _CHUNK
     for ch in prange(n_chunks):
         curve = np.empty(n_grid)
@@ -125,6 +129,11 @@ def candidates_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, decay, gr
         u2r = np.empty(n_grid)
         u2i = np.empty(n_grid)
         for v in range(ch * _CHUNK, min(n_vox, (ch + 1) * _CHUNK)):
+            for q in range(n_keep):
+                cand_psi[v, q] = np.nan
+                cand_cost[v, q] = np.inf
+                cand_r2[v, q] = 0
+            n_cand[v] = 0
             e = 0.0
             for k in range(n_echo):
                 z = complex(sig[v, k])
@@ -304,23 +313,178 @@ def _heap_pop(hq, hi, size):
 
 
 @njit(cache=True, parallel=True)
-def neighbour_table(vox_of, coords):
-    """(V, 10) int64 voxel index of each neighbour (−1 outside the domain or the volume).
+def mask_coordinates(flat_mask, nx, ny, nz):
+    """(V, 3) int64 (i, j, k) of the ``True`` voxels of a C-ordered (nx, ny, nz) mask, in
+    C order (as ``numpy.nonzero``): counted per i-slab in parallel, then written."""
+    per = ny * nz
+    counts = np.zeros(nx + 1, dtype=np.int64)
+    for i in prange(nx):
+        c = 0
+        for p in range(i * per, (i + 1) * per):
+            if flat_mask[p]:
+                c += 1
+        counts[i + 1] = c
+    for i in range(nx):
+        counts[i + 1] += counts[i]
+    coords = np.empty((counts[nx], 3), dtype=np.int64)
+    for i in prange(nx):
+        v = counts[i]
+        for p in range(i * per, (i + 1) * per):
+            if flat_mask[p]:
+                r = p - i * per
+                coords[v, 0] = i
+                coords[v, 1] = r // nz
+                coords[v, 2] = r - (r // nz) * nz
+                v += 1
+    return coords
 
-    Column m is the neighbour at offset (_NB_DI[m], _NB_DJ[m], _NB_DK[m]).
+
+@njit(cache=True, parallel=True)
+def neighbour_table(coords, nx, ny, nz):
+    """(V, 10) int32 voxel index of each neighbour (−1 outside the domain or the volume).
+
+    ``coords`` (V, 3) int64 are the voxels' (i, j, k) in an (nx, ny, nz) volume. Column m
+    is the neighbour at offset (_NB_DI[m], _NB_DJ[m], _NB_DK[m]). The voxel-index volume
+    is built and read in parallel (its pages are first touched by both threads).
     """
-    nx, ny, nz = vox_of.shape
     n_vox = coords.shape[0]
     n_nb = _NB_DI.shape[0]
-    nbr = np.full((n_vox, n_nb), -1, dtype=np.int64)
+    vox_of = np.empty(nx * ny * nz, dtype=np.int32)
+    for p in prange(nx * ny * nz):
+        vox_of[p] = -1
+    for v in prange(n_vox):
+        vox_of[(coords[v, 0] * ny + coords[v, 1]) * nz + coords[v, 2]] = v
+    nbr = np.empty((n_vox, n_nb), dtype=np.int32)
     for v in prange(n_vox):
         for m in range(n_nb):
             i = coords[v, 0] + _NB_DI[m]
             j = coords[v, 1] + _NB_DJ[m]
             k = coords[v, 2] + _NB_DK[m]
             if 0 <= i < nx and 0 <= j < ny and 0 <= k < nz:
-                nbr[v, m] = vox_of[i, j, k]
+                nbr[v, m] = vox_of[(i * ny + j) * nz + k]
+            else:
+                nbr[v, m] = -1
     return nbr
+
+
+@njit(cache=True, parallel=True)
+def growth_scratch(n_threads, n_vox, n_tries):
+    """Working arrays of the growth kernels, one row per thread, first touched in parallel.
+
+    Returns (state int8, eligible bool, fresh bool, psi, cost, how int8, heap priorities,
+    heap voxels int64), each (n_threads, V) with state/eligible/fresh zero (the kernels
+    leave them so), a shared all-True ``use_cand`` (V,), and the per-start results
+    (psi, cost, how) of ``grow_components_kernel``, each (n_tries, V).
+    """
+    state = np.empty((n_threads, n_vox), dtype=np.int8)
+    eligible = np.empty((n_threads, n_vox), dtype=np.bool_)
+    fresh = np.empty((n_threads, n_vox), dtype=np.bool_)
+    psi = np.empty((n_threads, n_vox))
+    cost = np.empty((n_threads, n_vox))
+    how = np.empty((n_threads, n_vox), dtype=np.int8)
+    hq = np.empty((n_threads, n_vox))
+    hi = np.empty((n_threads, n_vox), dtype=np.int64)
+    use_cand = np.empty(n_vox, dtype=np.bool_)
+    res_psi = np.empty((n_tries, n_vox))
+    res_cost = np.empty((n_tries, n_vox))
+    res_how = np.empty((n_tries, n_vox), dtype=np.int8)
+    for t in prange(n_threads):
+        for v in range(n_vox):
+            state[t, v] = 0
+            eligible[t, v] = False
+            fresh[t, v] = False
+            psi[t, v] = 0.0
+            cost[t, v] = 0.0
+            how[t, v] = 0
+            hq[t, v] = 0.0
+            hi[t, v] = 0
+    for v in prange(n_vox):
+        use_cand[v] = True
+        for k in range(n_tries):
+            res_psi[k, v] = 0.0
+            res_cost[k, v] = 0.0
+            res_how[k, v] = 0
+    return (state, eligible, fresh, psi, cost, how, hq, hi, use_cand, res_psi, res_cost,
+            res_how)
+
+
+@njit(cache=True, parallel=True)
+def seed_score_kernel(quality, nbr):
+    """Seed score of each voxel: the lowest quality (negative counted as 0) in its 3 × 3
+    in-plane neighbourhood, a neighbour outside the domain counting as 0; (V,) float64.
+
+    A region starts from a voxel that is bright *and* has bright neighbours, so that a lone
+    bright outlier (a flow artefact, a noise spike) does not seed it. The same as a
+    3 × 3 × 1 minimum filter of the quality volume (zero outside the domain) sampled at
+    the voxels; columns 0-7 of ``nbr`` are the in-plane neighbours.
+    """
+    n_vox = quality.shape[0]
+    out = np.empty(n_vox)
+    for v in prange(n_vox):
+        low = max(quality[v], 0.0)
+        for m in range(8):
+            u = nbr[v, m]
+            q = max(quality[u], 0.0) if u >= 0 else 0.0
+            low = min(low, q)
+        out[v] = low
+    return out
+
+
+@njit(cache=True)
+def label_components(select, nbr, min_size):
+    """Connected components of the selected voxels over the growth neighbourhood.
+
+    Components are numbered 1, 2, ... in the order of their lowest voxel index (the raster
+    order ``scipy.ndimage.label`` numbers them in); ``lab`` is 0 for unselected voxels.
+    Returns ``ptr``, ``vox``: the components of at least ``min_size`` voxels, largest first
+    (ties: lower number first), as CSR voxel lists ascending within a component, and
+    ``lab`` (V,) int64.
+    """
+    n_vox = select.shape[0]
+    lab = np.zeros(n_vox, dtype=np.int64)
+    stack = np.empty(n_vox, dtype=np.int64)
+    sizes = np.zeros(n_vox + 1, dtype=np.int64)
+    n_lab = 0
+    for v in range(n_vox):
+        if not select[v] or lab[v] != 0:
+            continue
+        n_lab += 1
+        lab[v] = n_lab
+        top = 0
+        stack[0] = v
+        count = 0
+        while top >= 0:
+            w = stack[top]
+            top -= 1
+            count += 1
+            for m in range(nbr.shape[1]):
+                u = nbr[w, m]
+                if u >= 0 and select[u] and lab[u] == 0:
+                    lab[u] = n_lab
+                    top += 1
+                    stack[top] = u
+        sizes[n_lab] = count
+    big = np.empty(n_lab, dtype=np.int64)
+    n_big = 0
+    for k in range(1, n_lab + 1):
+        if sizes[k] >= max(min_size, 1):
+            big[n_big] = k
+            n_big += 1
+    big = big[:n_big]
+    order = np.argsort(-sizes[big], kind="mergesort")
+    rank = np.full(n_lab + 1, -1, dtype=np.int64)
+    ptr = np.zeros(n_big + 1, dtype=np.int64)
+    for r in range(n_big):
+        rank[big[order[r]]] = r
+        ptr[r + 1] = ptr[r] + sizes[big[order[r]]]
+    vox = np.empty(ptr[n_big], dtype=np.int64)
+    fill = ptr[:n_big].copy()
+    for v in range(n_vox):
+        r = rank[lab[v]]
+        if lab[v] > 0 and r >= 0:
+            vox[fill[r]] = v
+            fill[r] += 1
+    return ptr, vox, lab
 
 
 @njit(cache=True)
@@ -415,126 +579,183 @@ def _relative(cost, quality):
 
 
 @njit(cache=True)
+def _balanced_bins(work, n_bins):
+    """Greedy longest-processing-time split of items into ``n_bins`` bins of similar work.
+
+    Returns ``ptr`` (n_bins + 1,) and ``items`` (the item indices, bin by bin, each bin in
+    decreasing work): bin k holds ``items[ptr[k]:ptr[k + 1]]``. Items of zero work are
+    left out.
+    """
+    order = np.argsort(-work, kind="mergesort")
+    load = np.zeros(n_bins)
+    bin_of = np.full(work.shape[0], -1, dtype=np.int64)
+    count = np.zeros(n_bins, dtype=np.int64)
+    for k in range(order.shape[0]):
+        i = order[k]
+        if work[i] <= 0.0:
+            continue
+        b = 0
+        for j in range(1, n_bins):
+            if load[j] < load[b]:
+                b = j
+        bin_of[i] = b
+        load[b] += work[i]
+        count[b] += 1
+    ptr = np.zeros(n_bins + 1, dtype=np.int64)
+    for j in range(n_bins):
+        ptr[j + 1] = ptr[j] + count[j]
+    items = np.empty(ptr[n_bins], dtype=np.int64)
+    fill = ptr[:n_bins].copy()
+    for k in range(order.shape[0]):
+        i = order[k]
+        b = bin_of[i]
+        if b >= 0:
+            items[fill[b]] = i
+            fill[b] += 1
+    return ptr, items
+
+
+@njit(cache=True, parallel=True)
 def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score, use_cand,
                            comp_ptr, comp_vox, skip, n_tries, accept_ratio, period, max_jump,
-                           sig, te, c, decay, gram, psi, cost, how):
+                           sig, te, c, decay, gram, psi, cost, how, scratch):
     """Region-grow each component from its best voxel, trying several starts (in place).
 
     For every component (voxel lists ``comp_vox[comp_ptr[i]:comp_ptr[i+1]]``) the field
     map is grown over the component alone from its voxel of highest ``seed_score`` (ties:
-    lowest index), starting at each
-    of that voxel's ``n_tries`` lowest-cost minima in turn. The start with the smallest
-    summed relative VARPRO cost (see ``_relative``) over the component replaces the current
-    map of the component if that sum is below ``accept_ratio`` times the current one (a component with unassigned
-    voxels has an infinite current sum, so a fresh map always takes the best start). A start
-    equal to the seed's current field is skipped: it would only regrow the current map.
+    lowest index), starting at each of that voxel's ``n_tries`` lowest-cost minima in
+    turn. The start with the smallest summed relative VARPRO cost (see ``_relative``) over
+    the component (the first of equal ones) replaces the current map of the component if
+    that sum is below ``accept_ratio`` times the current one (a component with unassigned
+    voxels has an infinite current sum, so a fresh map always takes the best start). A
+    start equal to the seed's current field is skipped: it would only regrow the current
+    map.
 
     ``psi``, ``cost`` and ``how`` (1 candidate, 2 prediction, 3 seed) are updated in place;
     voxels with ``use_cand`` False take the prediction of their neighbours. Components
     with ``skip[i]`` are left alone.
+
+    Parallel and exact: each (component, start) growth is independent of the others (a
+    growth reads and writes only its own component), so the growths run on the Numba
+    threads — one bin of similar voxel count (``_balanced_bins``) per row of ``scratch``
+    (``growth_scratch``), each thread with its own state, heap and field arrays — and the
+    choice per component is made afterwards in the serial order. The result is the serial
+    algorithm's, bit for bit, whatever the number of threads.
     """
     n_vox = cand_psi.shape[0]
-    state = np.zeros(n_vox, dtype=np.int8)
-    eligible = np.zeros(n_vox, dtype=np.bool_)
-    hq = np.empty(n_vox)
-    hi = np.empty(n_vox, dtype=np.int64)
     n_comp = comp_ptr.shape[0] - 1
-    for ci in range(n_comp):
+    # seeds, current sums and the starts to try, per component
+    seeds = np.zeros(n_comp, dtype=np.int64)
+    current = np.zeros(n_comp)
+    n_items = n_comp * n_tries
+    work = np.zeros(n_items)
+    for ci in prange(n_comp):
         a, b = comp_ptr[ci], comp_ptr[ci + 1]
         if b <= a or skip[ci]:
             continue
         seed = comp_vox[a]
-        current = 0.0
-        keep_psi = np.empty(b - a)
-        keep_cost = np.empty(b - a)
-        keep_how = np.empty(b - a, dtype=np.int8)
+        total = 0.0
         for t in range(a, b):
             u = comp_vox[t]
-            eligible[u] = True
             if _heap_less(seed_score[u], u, seed_score[seed], seed):
                 seed = u
             if how[u] == 0:
-                current = np.inf
+                total = np.inf
             else:
-                current += _relative(cost[u], quality[u])
-            keep_psi[t - a] = psi[u]
-            keep_cost[t - a] = cost[u]
-            keep_how[t - a] = how[u]
-        best_total = accept_ratio * current
-        seed_psi = psi[seed]
+                total += _relative(cost[u], quality[u])
+        seeds[ci] = seed
+        current[ci] = total
         seed_assigned = how[seed] != 0
-        tries = min(n_tries, n_cand[seed])
-        for tr in range(tries):
+        for tr in range(min(n_tries, n_cand[seed])):
             if seed_assigned:
                 # a start that the current map already took at the seed would grow it again
                 p = cand_psi[seed, tr]
                 if period > 0.0:
-                    p += period * math.floor((seed_psi - p) / period + 0.5)
-                if abs(p - seed_psi) < 1e-9:
+                    p += period * math.floor((psi[seed] - p) / period + 0.5)
+                if abs(p - psi[seed]) < 1e-9:
                     continue
+            work[ci * n_tries + tr] = b - a
+    n_threads = scratch[0].shape[0]
+    bin_ptr, bin_items = _balanced_bins(work, n_threads)
+    # each start's grown field over its component, and its summed relative cost
+    res_psi, res_cost, res_how = scratch[9], scratch[10], scratch[11]
+    totals = np.full(n_items, np.inf)
+    for th in prange(n_threads):
+        state = scratch[0][th]
+        eligible = scratch[1][th]
+        psi_t = scratch[3][th]
+        cost_t = scratch[4][th]
+        how_t = scratch[5][th]
+        hq = scratch[6][th]
+        hi = scratch[7][th]
+        for k in range(bin_ptr[th], bin_ptr[th + 1]):
+            item = bin_items[k]
+            ci = item // n_tries
+            tr = item - ci * n_tries
+            a, b = comp_ptr[ci], comp_ptr[ci + 1]
+            seed = seeds[ci]
             for t in range(a, b):
-                state[comp_vox[t]] = 0
-            psi[seed] = cand_psi[seed, tr]
-            cost[seed] = cand_cost[seed, tr]
-            how[seed] = 3
+                eligible[comp_vox[t]] = True
+            psi_t[seed] = cand_psi[seed, tr]
+            cost_t[seed] = cand_cost[seed, tr]
+            how_t[seed] = 3
             state[seed] = 2
             size = _push_neighbours(seed, nbr, eligible, state, quality, hq, hi, 0)
-            _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
-                  state, psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi,
+            _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
+                  psi_t, cost_t, how_t, period, max_jump, sig, te, c, decay, gram, hq, hi,
                   size)
             total = 0.0
             for t in range(a, b):
                 u = comp_vox[t]
-                total += _relative(cost[u], quality[u])
-            if total < best_total:
-                best_total = total
-                for t in range(a, b):
-                    u = comp_vox[t]
-                    keep_psi[t - a] = psi[u]
-                    keep_cost[t - a] = cost[u]
-                    keep_how[t - a] = how[u]
-        for t in range(a, b):
-            u = comp_vox[t]
-            psi[u] = keep_psi[t - a]
-            cost[u] = keep_cost[t - a]
-            how[u] = keep_how[t - a]
-            eligible[u] = False
-            state[u] = 0
+                total += _relative(cost_t[u], quality[u])
+                res_psi[tr, t] = psi_t[u]
+                res_cost[tr, t] = cost_t[u]
+                res_how[tr, t] = how_t[u]
+                eligible[u] = False
+                state[u] = 0
+            totals[item] = total
+    # per component: the best start if it beats the current map clearly enough
+    for ci in prange(n_comp):
+        a, b = comp_ptr[ci], comp_ptr[ci + 1]
+        if b <= a or skip[ci]:
+            continue
+        best_total = accept_ratio * current[ci]
+        best = -1
+        for tr in range(n_tries):
+            if totals[ci * n_tries + tr] < best_total:
+                best_total = totals[ci * n_tries + tr]
+                best = tr
+        if best >= 0:
+            for t in range(a, b):
+                u = comp_vox[t]
+                psi[u] = res_psi[best, t]
+                cost[u] = res_cost[best, t]
+                how[u] = res_how[best, t]
 
 
 @njit(cache=True)
-def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how,
-                period, max_jump, sig, te, c, decay, gram):
-    """Extend an assigned field map into the rest of ``domain`` (in place).
-
-    Growth starts from every assigned voxel at once, high-quality voxels first; each new
-    voxel takes its candidate nearest to the neighbours' prediction (within ``max_jump``),
-    else the prediction. Voxels not connected to any assigned voxel are seeded island by
-    island at their highest-quality voxel with its lowest-cost candidate. Marks ``how``
-    4 = filled from a candidate, 5 = filled by prediction, 6 = island seed.
-    """
-    n_vox = cand_psi.shape[0]
-    state = np.zeros(n_vox, dtype=np.int8)
-    eligible = np.zeros(n_vox, dtype=np.bool_)
-    use_cand = np.ones(n_vox, dtype=np.bool_)
-    hq = np.empty(n_vox)
-    hi = np.empty(n_vox, dtype=np.int64)
-    fresh = np.zeros(n_vox, dtype=np.bool_)
-    for v in range(n_vox):
+def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how, period,
+                max_jump, sig, te, c, decay, gram, vox, order, state, eligible, use_cand,
+                fresh, hq, hi):
+    """``fill_kernel`` on one connected piece of the domain (voxels ``vox`` ascending,
+    ``order`` the same voxels by decreasing quality); the scratch arrays are all-False /
+    zero on entry and are left so."""
+    for t in range(vox.shape[0]):
+        v = vox[t]
         if how[v] != 0:
             state[v] = 2
         elif domain[v]:
             eligible[v] = True
             fresh[v] = True
     size = 0
-    for v in range(n_vox):
+    for t in range(vox.shape[0]):
+        v = vox[t]
         if state[v] == 2:
             size = _push_neighbours(v, nbr, eligible, state, quality, hq, hi, size)
     _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
           psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi, size)
     # islands: highest quality first
-    order = np.argsort(-quality, kind="mergesort")
-    for t in range(n_vox):
+    for t in range(order.shape[0]):
         v = order[t]
         if not eligible[v] or state[v] != 0 or n_cand[v] == 0:
             continue
@@ -545,12 +766,68 @@ def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, ho
         size = _push_neighbours(v, nbr, eligible, state, quality, hq, hi, 0)
         _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
               psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi, size)
-    for v in range(n_vox):
+    for t in range(vox.shape[0]):
+        v = vox[t]
         if fresh[v] and state[v] == 2:
             if how[v] == 1:
                 how[v] = 4
             elif how[v] == 2:
                 how[v] = 5
+        state[v] = 0
+        eligible[v] = False
+        fresh[v] = False
+
+
+@njit(cache=True, parallel=True)
+def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how,
+                period, max_jump, sig, te, c, decay, gram, piece_ptr, piece_vox, scratch):
+    """Extend an assigned field map into the rest of ``domain`` (in place).
+
+    Growth starts from every assigned voxel at once, high-quality voxels first; each new
+    voxel takes its candidate nearest to the neighbours' prediction (within ``max_jump``),
+    else the prediction. Voxels not connected to any assigned voxel are seeded island by
+    island at their highest-quality voxel with its lowest-cost candidate. Marks ``how``
+    4 = filled from a candidate, 5 = filled by prediction, 6 = island seed.
+
+    ``piece_ptr``, ``piece_vox``: the connected pieces of the domain (CSR voxel lists,
+    ascending within a piece, as ``_components`` returns them). No neighbour links join
+    two pieces, and the growth order is a total order (quality, then index), so each piece
+    is filled on its own — in parallel, pieces split into one bin of similar size per row
+    of ``scratch`` (``growth_scratch``) — with the result of one global fill.
+    """
+    n_vox = cand_psi.shape[0]
+    n_piece = piece_ptr.shape[0] - 1
+    # every piece's voxels in decreasing quality (ties: lower index), for the islands
+    order = np.argsort(-quality, kind="mergesort")
+    piece_of = np.full(n_vox, -1, dtype=np.int64)
+    for k in range(n_piece):
+        for t in range(piece_ptr[k], piece_ptr[k + 1]):
+            piece_of[piece_vox[t]] = k
+    fill = piece_ptr[:n_piece].copy()
+    by_quality = np.empty(piece_vox.shape[0], dtype=np.int64)
+    for t in range(n_vox):
+        k = piece_of[order[t]]
+        if k >= 0:
+            by_quality[fill[k]] = order[t]
+            fill[k] += 1
+    work = np.zeros(n_piece)
+    for k in range(n_piece):
+        work[k] = piece_ptr[k + 1] - piece_ptr[k]
+    n_threads = scratch[0].shape[0]
+    bin_ptr, bin_items = _balanced_bins(work, n_threads)
+    use_cand = scratch[8]
+    for th in prange(n_threads):
+        state = scratch[0][th]
+        eligible = scratch[1][th]
+        fresh = scratch[2][th]
+        hq = scratch[6][th]
+        hi = scratch[7][th]
+        for k in range(bin_ptr[th], bin_ptr[th + 1]):
+            p = bin_items[k]
+            a, b = piece_ptr[p], piece_ptr[p + 1]
+            _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how,
+                        period, max_jump, sig, te, c, decay, gram, piece_vox[a:b],
+                        by_quality[a:b], state, eligible, use_cand, fresh, hq, hi)
     return psi, cost, how
 
 
@@ -645,7 +922,7 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
     NaN rows where ψ0 or the signal is not finite.
     """
     n_vox, n_echo = sig.shape
-    out = np.full((n_vox, 7), np.nan)
+    out = np.empty((n_vox, 7))           # rows set to NaN in the loop (parallel first touch)
     n_chunks = (n_vox + _CHUNK - 1) // _CHUNK
     dte = _uniform_spacing(te)
     for ch in prange(n_chunks):
@@ -659,6 +936,8 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
         g = np.empty(6)
         step = np.empty(6)
         for v in range(ch * _CHUNK, min(n_vox, (ch + 1) * _CHUNK)):
+            for q in range(7):
+                out[v, q] = np.nan
             finite = np.isfinite(psi0[v])
             for k in range(n_echo):
                 s[k] = sig[v, k]

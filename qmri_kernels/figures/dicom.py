@@ -45,7 +45,7 @@ def plot_slice_positions(bids_dir: str | os.PathLike, subject: str) -> plt.Figur
     Parameters
     ----------
     bids_dir : str or path-like
-        Root of the ingested images (the manifest's ``derivatives``), holding
+        Root of the ingested images (the manifest's ``rawdata``), holding
         ``sub-XX/anat/*.nii.gz`` with JSON sidecars.
     subject : str
         ``"13"`` or ``"sub-13"``.
@@ -101,7 +101,7 @@ def plot_echo_montage(bids_dir: str | os.PathLike, subject: str,
     Parameters
     ----------
     bids_dir : str or path-like
-        Root of the ingested images (the manifest's ``derivatives``).
+        Root of the ingested images (the manifest's ``rawdata``).
     subject : str
         ``"13"`` or ``"sub-13"``.
     z_mm : float

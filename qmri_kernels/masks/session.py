@@ -188,6 +188,8 @@ class MaskSession:
         Returns
         -------
         MaskSession
+            The session on the T2-weighted grid, with nothing to undo and no unsaved
+            changes.
 
         Raises
         ------
@@ -291,7 +293,24 @@ class MaskSession:
         return D.map_path(self._manifest.derivatives, self.subject, D.label_spec(self.reader))
 
     def slice_labels(self, slice_index: int) -> np.ndarray:
-        """Labels of one slice, (nx, ny) int16 — a read-only copy (cheap, for views)."""
+        """Labels of one slice, (nx, ny) int16 — a read-only copy (cheap, for views).
+
+        Parameters
+        ----------
+        slice_index : int
+            Slice k of the T2-weighted grid, 0 ≤ k < nz.
+
+        Returns
+        -------
+        (nx, ny) ndarray of int16
+            Read-only copy of the current labels of slice k (later edits do not show in
+            it): 0 background, else an index of :data:`qmri_kernels.labels.LABELS`.
+
+        Raises
+        ------
+        MaskSessionError
+            ``slice_index`` is not an integer or lies outside the volume.
+        """
         k = self._check_slice(slice_index)
         return _readonly(self._labels[:, :, k])
 
@@ -410,6 +429,16 @@ class MaskSession:
     def erase(self, slice_index: int, center: tuple[int, int], radius: float) -> int:
         """Set a disc of slice ``slice_index`` to background (0); see :meth:`paint`.
 
+        Parameters
+        ----------
+        slice_index : int
+            Slice k, 0 ≤ k < nz.
+        center : (int, int)
+            Voxel (i, j) of the disc centre, inside the slice.
+        radius : float
+            Radius in voxels (> 0): voxels with di² + dj² ≤ radius² are erased; the disc
+            is clipped to the slice.
+
         Returns
         -------
         int
@@ -507,6 +536,12 @@ class MaskSession:
         """Group the edits made inside the ``with`` block into one undo step.
 
         A drag of the brush paints many discs; undo should take the whole stroke back.
+        Nested strokes join the outermost one; an empty stroke adds no undo step.
+
+        Yields
+        ------
+        MaskSession
+            This session, to edit inside the block.
 
         Examples
         --------
@@ -613,6 +648,9 @@ class MaskSession:
         spec = D.label_spec(self.reader)
         if self.reader.lower() == "auto":      # guarded at open; never overwrite the network
             raise MaskSessionError("reader 'auto' is the network; readers save under their id")
+        raw = getattr(self._manifest, "rawdata", None)
+        if raw is not None and self._image_path is not None:
+            D.write_dataset_files(root, raw=raw)   # link the raw dataset: bids:raw:... URIs
         sources = [D.bids_uri(root, D.map_path(root, self.subject, "labels_auto"))]
         if self._image_path is not None:
             sources.insert(0, D.bids_uri(root, self._image_path))
@@ -642,6 +680,12 @@ class MaskSession:
     def load_maps(self, names: tuple[str, ...] = STATS_MAPS
                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The quantitative maps on disk among ``names`` (read once, then cached).
+
+        Parameters
+        ----------
+        names : tuple of str
+            Map names of :mod:`qmri_kernels.derivatives` (default :data:`STATS_MAPS`:
+            ``"pdff"`` and ``"water_t2"``).
 
         Returns
         -------
@@ -777,7 +821,7 @@ def _check_reader(reader: Any) -> str:
 
 def _load_t2w(manifest: Any, subject: str):
     from ..dicom import DicomError, load_series
-    root = manifest.derivatives
+    root = manifest.rawdata                 # the ingested images: the raw BIDS dataset
     try:
         return load_series(root, subject, "t2w")
     except DicomError:

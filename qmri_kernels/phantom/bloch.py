@@ -106,7 +106,15 @@ class RFPulse:
         return self.time_bandwidth / self.duration
 
     def envelope(self) -> np.ndarray:
-        """Normalised RF envelope samples (sum 1), shape (n_samples,)."""
+        """Normalised RF envelope samples (sum 1), shape (n_samples,).
+
+        Returns
+        -------
+        (n_samples,) ndarray
+            Windowed-sinc amplitudes, dimensionless, summing to 1: times
+            ``flip_angle`` they are the per-sample rotation angles (rad) at B1 = 1 in the
+            hard-pulse approximation (Pauly 1991 [Pauly1991]_).
+        """
         _, env = rf_envelope(self.time_bandwidth, self.window, int(self.n_samples))
         return env / env.sum()
 
@@ -114,10 +122,22 @@ class RFPulse:
 def slice_positions(n_positions: int, extent: float) -> tuple[np.ndarray, np.ndarray]:
     """Mid-points and thicknesses of ``n_positions`` equal sub-slices over ``extent``.
 
+    Parameters
+    ----------
+    n_positions : int
+        Number of sub-slices (≥ 1).
+    extent : float
+        Total thickness covered, centred on 0, in excitation slice thicknesses (> 0).
+
     Returns
     -------
     positions, weights : (n_positions,) ndarray
         In excitation slice thicknesses; the weights sum to ``extent``.
+
+    Raises
+    ------
+    BlochError
+        ``n_positions`` < 1, or ``extent`` not finite and positive.
     """
     n = int(n_positions)
     if n < 1 or not np.isfinite(extent) or extent <= 0:
@@ -152,6 +172,7 @@ def pulse_rotation(pulse: RFPulse, positions, b1=1.0, off_resonance_hz: float = 
     Parameters
     ----------
     pulse : RFPulse
+        The pulse at its nominal amplitude (B1 = 1).
     positions : (Z,) array-like
         Positions through the slice, in excitation slice thicknesses.
     b1 : float or (B,) array-like
@@ -244,6 +265,17 @@ def flip_angle_profile(pulse: RFPulse, positions, b1=1.0,
                        off_resonance_hz: float = 0.0) -> np.ndarray:
     """Flip angle (rad) of the scaled pulse at each position: arccos of R_zz.
 
+    Parameters
+    ----------
+    pulse : RFPulse
+        The pulse at its nominal amplitude.
+    positions : (Z,) array-like
+        Positions through the slice, in excitation slice thicknesses.
+    b1 : float or (B,) array-like
+        Relative transmit field(s), > 0.
+    off_resonance_hz : float
+        Frequency offset of the spins, Hz.
+
     Returns
     -------
     ndarray, shape (B, Z)
@@ -268,6 +300,7 @@ def epg_transition(rotation: np.ndarray) -> np.ndarray:
     Returns
     -------
     (..., 3, 3) complex ndarray
+        The matrix acting on the state vector (F+, F−, Z) of each rotation.
     """
     r = np.asarray(rotation, dtype=np.float64)
     t = np.empty(r.shape, dtype=np.complex128)
@@ -386,9 +419,11 @@ def mese_echoes(t2, t1: float, echo_spacing: float, n_echoes: int, b1, excitatio
     echo_spacing : float
         ΔTE, s; echo n at n·ΔTE.
     n_echoes : int
+        Number of echoes (≥ 1).
     b1 : (B,) array-like
         Relative transmit fields (> 0).
     excitation, refocusing : RFPulse
+        The excitation pulse and the (CPMG) refocusing pulse, at nominal amplitude.
     off_resonance_hz : float or (F,) array-like
         Frequency offset(s) of the spins, Hz (chemical shift plus B0).
     n_positions : int
@@ -440,7 +475,31 @@ class PreparedPulses:
 
     def echoes(self, t2, t1: float, echo_spacing: float, n_echoes: int) -> np.ndarray:
         """Complex echo trains, (T, B, n_echoes) or (T, B, F, n_echoes); see
-        :func:`mese_echoes`."""
+        :func:`mese_echoes`.
+
+        Parameters
+        ----------
+        t2 : float or (T,) array-like
+            Transverse relaxation times, s (> 0, finite).
+        t1 : float
+            Longitudinal relaxation time, s (> 0, ``inf`` allowed).
+        echo_spacing : float
+            ΔTE, s (> 0); echo n at n·ΔTE.
+        n_echoes : int
+            Number of echoes (≥ 1).
+
+        Returns
+        -------
+        ndarray, complex128, shape (T, B, n_echoes), or (T, B, F, n_echoes) for 1-D offsets
+            Echo amplitudes for M0 = 1 per unit excitation slice thickness, from a complex
+            extended phase graph per sub-slice (Weigel 2015 [Weigel2015]_).
+
+        Raises
+        ------
+        BlochError
+            ``t2`` not 1-D or not positive and finite, ``t1`` not positive,
+            ``echo_spacing`` not positive and finite, ``n_echoes`` not an integer ≥ 1.
+        """
         t2 = np.atleast_1d(np.asarray(t2, dtype=np.float64))
         if t2.ndim != 1 or not np.all(np.isfinite(t2)) or np.any(t2 <= 0):
             raise BlochError("t2 must be a 1-D array of positive finite times (s)")
@@ -462,11 +521,31 @@ def prepare_pulses(b1, excitation: RFPulse, refocusing: RFPulse, off_resonance_h
                    n_positions: int = 32, extent: float = 3.0) -> PreparedPulses:
     """Simulate the excitation and refocusing pulses at every B1 and offset (the slow part).
 
-    Arguments as in :func:`mese_echoes`.
+    Parameters
+    ----------
+    b1 : float or (B,) array-like
+        Relative transmit fields (> 0).
+    excitation, refocusing : RFPulse
+        The excitation pulse and the (CPMG) refocusing pulse.
+    off_resonance_hz : float or (F,) array-like
+        Frequency offset(s) of the spins, Hz (chemical shift plus B0); each shifts a
+        pulse's slice by offset / bandwidth of that pulse's slice thickness.
+    n_positions : int
+        Sub-slices simulated (:func:`slice_positions`).
+    extent : float
+        Thickness simulated, in excitation slice thicknesses.
 
     Returns
     -------
     PreparedPulses
+        Magnetisation after excitation and refocusing transition matrices per
+        (B1, offset) row and sub-slice; :meth:`PreparedPulses.echoes` gives the trains.
+
+    Raises
+    ------
+    BlochError
+        ``off_resonance_hz`` not a finite scalar or 1-D array; ``b1`` not positive and
+        finite; invalid ``n_positions`` or ``extent`` (:func:`slice_positions`).
     """
     off = np.asarray(off_resonance_hz, dtype=np.float64)
     if off.ndim > 1 or not np.all(np.isfinite(off)):

@@ -34,6 +34,13 @@ Image part
     image-type element ``(0043,102F)`` (creator ``GEMS_PARM_01``) carries 0/1/2/3 for
     magnitude/phase/real/imaginary as well. Each part is its own series: series number
     ``protocol.series_number + 100 · {mag: 0, phase: 1, real: 2, imag: 3}``.
+Derived series (:func:`write_derived_series`)
+    The maps the scanner computes itself (IDEAL-IQ water, fat, fat fraction, R2*;
+    :data:`~.protocol.IDEAL_IQ_MAPS`, values from :mod:`.vendor_recon`): one image per
+    slice on the source series' grid, ``ImageType`` ``DERIVED\\PRIMARY\\IDEAL\\<map>``,
+    the scanner's SeriesDescription (``IDEAL IQ FF`` ...), series number
+    ``100 · source + offset`` (501–504 for the IDEAL-IQ of series 5), stored integers with
+    ``RescaleSlope`` 1: fat fraction as percent × 10 (0–1000), R2* in 1/s.
 Units
     ``EchoTime`` and ``RepetitionTime`` in ms (DICOM), ``FlipAngle`` in degrees,
     lengths in mm, ``MagneticFieldStrength`` in T; the library itself stays in SI.
@@ -50,6 +57,7 @@ LUT (rescale). PS3.5 Annex B (UIDs). PS3.6 (data dictionary).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import re
@@ -64,10 +72,10 @@ from pydicom.valuerep import format_number_as_ds
 
 from ..physics import GAMMA_BAR_HZ_PER_T
 from ..grids import Grid
-from .protocol import SeriesProtocol
+from .protocol import DerivedSeries, SeriesProtocol
 
-__all__ = ["Identity", "write_series", "write_study", "PARTS", "PART_SERIES_OFFSET",
-           "FIELD_STRENGTH_T", "phase_rescale"]
+__all__ = ["Identity", "write_series", "write_derived_series", "write_study", "PARTS",
+           "PART_SERIES_OFFSET", "FIELD_STRENGTH_T", "phase_rescale"]
 
 #: Image parts the writer knows, with GE's private image-type code (0043,102F).
 PARTS: dict[str, int] = {"mag": 0, "phase": 1, "real": 2, "imag": 3}
@@ -428,7 +436,7 @@ def write_series(out_dir: Path, images: np.ndarray, grid: Grid, protocol: Series
     if not (isinstance(study_uid, str) and len(study_uid) <= 64
             and re.fullmatch(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*", study_uid)):
         raise ValueError(f"study_uid {study_uid!r} is not a valid DICOM UID")
-    iop, spacing, ipp, normal, _ = _plane_geometry(grid)
+    iop, spacing, _, _, _ = _plane_geometry(grid)
     stored, slope_ds, intercept_ds = _quantise(arr, part)
     if series_number is None:
         series_number = protocol.series_number + PART_SERIES_OFFSET[part]
@@ -448,9 +456,17 @@ def write_series(out_dir: Path, images: np.ndarray, grid: Grid, protocol: Series
     else:
         lo, hi = np.percentile(arr, [1.0, 99.0])
         base.WindowCenter, base.WindowWidth = _ds((hi + lo) / 2), _ds(max(hi - lo, 1e-3))
+    return _write_images(out_dir, base, stored, grid, protocol.echo_times, uid_seed,
+                         series_uid)
+
+
+def _write_images(out_dir: Path, base: Dataset, stored: np.ndarray, grid: Grid,
+                  echo_times: Sequence[float], uid_seed: str, series_uid: str) -> list[Path]:
+    """One file per slice and echo of ``stored`` (nx, ny, nz, n_echoes) uint16."""
+    _, _, ipp, normal, _ = _plane_geometry(grid)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    n_echoes = arr.shape[3]
+    n_echoes = stored.shape[3]
     paths: list[Path] = []
     for k in range(grid.shape[2]):
         position = [_ds(v) for v in ipp[k]]
@@ -460,7 +476,7 @@ def write_series(out_dir: Path, images: np.ndarray, grid: Grid, protocol: Series
             ds = Dataset()
             ds.update(base)
             ds.SOPInstanceUID = _uid(uid_seed, series_uid, "instance", instance)
-            ds.EchoTime = _ds(protocol.echo_times[e] * 1e3)
+            ds.EchoTime = _ds(echo_times[e] * 1e3)
             ds.EchoNumbers = e + 1
             ds.InstanceNumber = instance
             ds.ImagePositionPatient = position
@@ -479,9 +495,74 @@ def write_series(out_dir: Path, images: np.ndarray, grid: Grid, protocol: Series
     return paths
 
 
+def write_derived_series(out_dir: Path, stored: np.ndarray, grid: Grid,
+                         source: SeriesProtocol, derived: DerivedSeries, identity: Identity, *,
+                         study_uid: str, uid_seed: str) -> list[Path]:
+    """Write a series the scanner derived from ``source`` (e.g. IDEAL-IQ's fat fraction).
+
+    GE style: ``ImageType`` ``DERIVED\\PRIMARY\\IDEAL\\<map>``, the scanner's
+    SeriesDescription, the source's acquisition headers with its first echo time, stored
+    integers with ``RescaleSlope`` 1 and ``RescaleIntercept`` 0 (the GE scaling of the map:
+    fat fraction as percent × 10, R2* in 1/s; see :mod:`.vendor_recon`).
+
+    Parameters
+    ----------
+    out_dir : Path
+        Directory for the files (created).
+    stored : (nx, ny, nz) ndarray of uint16
+        The stored values, in the grid's voxel order.
+    grid : Grid
+        Voxel grid of the source series.
+    source : SeriesProtocol
+        The acquisition the map was derived from.
+    derived : DerivedSeries
+        Which map (description, image type, series number offset).
+    identity : Identity
+        The made-up patient and exam identity.
+    study_uid : str
+        ``StudyInstanceUID`` of the study.
+    uid_seed : str
+        Entropy for every UID.
+
+    Returns
+    -------
+    list of Path
+        The files written, in ``InstanceNumber`` order.
+
+    Raises
+    ------
+    ValueError
+        ``stored`` not uint16 or not of the grid's shape.
+    """
+    arr = np.asarray(stored)
+    if arr.dtype != np.uint16 or arr.shape != tuple(grid.shape):
+        raise ValueError(f"stored must be uint16 of the grid's shape {tuple(grid.shape)}, got "
+                         f"{arr.dtype} {arr.shape}")
+    protocol = dataclasses.replace(source, echo_times=source.echo_times[:1],
+                                   series_description=derived.series_description)
+    number = 100 * source.series_number + derived.series_offset
+    series_uid = _uid(uid_seed, study_uid, "series", number, derived.kind)
+    base = _series_dataset(grid, protocol, identity, study_uid=study_uid,
+                           series_uid=series_uid,
+                           frame_uid=_uid(uid_seed, study_uid, "frame-of-reference"),
+                           series_number=number, part="mag", uid_seed=uid_seed)
+    iop, spacing, _, _, _ = _plane_geometry(grid)
+    base.ImageType = list(derived.image_type)
+    base.ImageOrientationPatient = iop
+    base.PixelSpacing = spacing
+    base.SpacingBetweenSlices = _ds(np.linalg.norm(grid.affine[:3, 2]))
+    base.RescaleIntercept, base.RescaleSlope, base.RescaleType = "0", "1", "US"
+    lo, hi = np.percentile(arr, [1.0, 99.0])
+    base.WindowCenter, base.WindowWidth = _ds((hi + lo) / 2), _ds(max(hi - lo, 1.0))
+    return _write_images(out_dir, base, arr[..., None], grid, protocol.echo_times, uid_seed,
+                         series_uid)
+
+
 def write_study(root: Path, identity: Identity,
                 series: Sequence[tuple[SeriesProtocol, Grid, np.ndarray]], *,
-                uid_seed: str) -> list[Path]:
+                uid_seed: str,
+                derived: Sequence[tuple[SeriesProtocol, DerivedSeries, Grid, np.ndarray]] = ()
+                ) -> list[Path]:
     """Write a whole exam as a PACS export: ``root/ST<8 digits>/SE<series number>/IM<n>``.
 
     Parameters
@@ -496,6 +577,9 @@ def write_study(root: Path, identity: Identity,
         the raw echoes of IDEAL-IQ are; a real array is written as magnitude.
     uid_seed : str
         Entropy for the study, frame-of-reference, series and instance UIDs.
+    derived : sequence of (SeriesProtocol, DerivedSeries, Grid, ndarray)
+        Scanner-derived series (source protocol, which map, grid, stored uint16 values;
+        :func:`write_derived_series`), written after the acquired ones.
 
     Returns
     -------
@@ -520,10 +604,14 @@ def write_study(root: Path, identity: Identity,
         else:
             jobs.append((protocol, grid, arr, "mag"))
     numbers = [p.series_number + PART_SERIES_OFFSET[part] for p, _, _, part in jobs]
-    if len(set(numbers)) != len(numbers):
+    extra = [100 * p.series_number + d.series_offset for p, d, _, _ in derived]
+    if len(set(numbers + extra)) != len(numbers + extra):
         raise ValueError(f"two series would share a series number: {sorted(numbers)}")
     paths: list[Path] = []
     for (protocol, grid, images, part), number in zip(jobs, numbers):
         paths += write_series(study_dir / f"SE{number:04d}", images, grid, protocol, identity,
                               study_uid=study_uid, part=part, uid_seed=uid_seed)
+    for (protocol, kind, grid, stored), number in zip(derived, extra):
+        paths += write_derived_series(study_dir / f"SE{number:04d}", stored, grid, protocol,
+                                      kind, identity, study_uid=study_uid, uid_seed=uid_seed)
     return paths

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..grids import Grid, axial_grid
 
-__all__ = ["SeriesProtocol", "PROTOCOL", "series_grid", "DEFAULT_MATRIX", "FOV_MM"]
+__all__ = ["SeriesProtocol", "PROTOCOL", "series_grid", "DEFAULT_MATRIX", "FOV_MM",
+           "DerivedSeries", "IDEAL_IQ_MAPS"]
 
 #: Field of view, mm (Wang 2023: "a 42-cm field of view").
 FOV_MM: float = 420.0
@@ -78,6 +79,38 @@ PROTOCOL: dict[str, SeriesProtocol] = {
         flip_angle_deg=90.0, slice_thickness=8.0, gap=10.0, n_slices=9, z_offset=-3.0,
         series_number=3),
 }
+
+
+@dataclass(frozen=True)
+class DerivedSeries:
+    """A series the scanner derives from an acquisition (no echoes of its own).
+
+    Attributes
+    ----------
+    kind : str
+        The map: ``"water"``, ``"fat"``, ``"pdff"`` or ``"r2star"``.
+    series_description : str
+        As the scanner names it.
+    image_type : tuple of str
+        ImageType values (DICOM CS: upper case, no ``*``).
+    series_offset : int
+        Series number = ``100 · source series number + series_offset``.
+    """
+
+    kind: str
+    series_description: str
+    image_type: tuple[str, ...]
+    series_offset: int
+
+
+#: The derived series a GE Discovery MR750w exports for an IDEAL-IQ acquisition
+#: (``protocol.extra["derived"]`` of ``megre``): water, fat, fat fraction and R2*.
+IDEAL_IQ_MAPS: tuple[DerivedSeries, ...] = (
+    DerivedSeries("water", "IDEAL IQ WATER", ("DERIVED", "PRIMARY", "IDEAL", "WATER"), 1),
+    DerivedSeries("fat", "IDEAL IQ FAT", ("DERIVED", "PRIMARY", "IDEAL", "FAT"), 2),
+    DerivedSeries("pdff", "IDEAL IQ FF", ("DERIVED", "PRIMARY", "IDEAL", "FAT FRACTION"), 3),
+    DerivedSeries("r2star", "IDEAL IQ R2*", ("DERIVED", "PRIMARY", "IDEAL", "R2STAR"), 4),
+)
 
 
 def series_grid(protocol: SeriesProtocol, matrix: tuple[int, int] = DEFAULT_MATRIX,

@@ -162,8 +162,9 @@ class ScannerPhysics:
 
         Returns
         -------
-        ndarray, shape (...): 1 − :func:`qmri_kernels.fatsat.chess_saturation` (ψ), or 1
-        where the scanner does not model water saturation.
+        ndarray, shape (...)
+            1 − :func:`qmri_kernels.fatsat.chess_saturation` (ψ) (CHESS: Haase 1985,
+            Phys Med Biol), or 1 where the scanner does not model water saturation.
         """
         psi = np.asarray(psi, float)
         if not self.chess_water_saturation:
@@ -180,7 +181,9 @@ class ScannerPhysics:
 
         Returns
         -------
-        ndarray, shape (..., P), P the peaks of ``mese_fat_spectrum``.
+        ndarray, shape (..., P)
+            Relative amplitude of each of the P peaks of ``mese_fat_spectrum`` left after
+            CHESS at offset ψ (the amplitudes a_p sum to 1 before saturation).
         """
         sp = self.mese_fat_spectrum
         f = sp.frequencies_hz(3.0)
@@ -324,7 +327,15 @@ class MeseSimulator:
         Parameters
         ----------
         t2, b1, psi : (V,) array-like
-            Water T2 (s), relative B1, off-resonance (Hz).
+            Water T2 (s), relative B1, off-resonance (Hz). Values outside the tables
+            are clipped to them: T2 to 4–500 ms, B1 to 0.5–1.3, |ψ| to 300 Hz.
+
+        Returns
+        -------
+        (V, n_echoes) complex ndarray
+            Echo amplitudes at ``echo_spacing``, 2·``echo_spacing``, … for water M0 = 1,
+            interpolated (trilinearly in log T2, B1 and |ψ|) from the Bloch-simulated
+            table; a negative ψ gives the complex conjugate of +ψ.
         """
         t2 = np.asarray(t2, float)
         x = (np.log(np.clip(t2, np.exp(_LOG_T2[0]), np.exp(_LOG_T2[-1]))) - _LOG_T2[0]) \
@@ -338,17 +349,56 @@ class MeseSimulator:
         return out
 
     def water_weight(self, psi) -> np.ndarray:
-        """See :meth:`ScannerPhysics.water_weight`."""
+        """See :meth:`ScannerPhysics.water_weight`.
+
+        Parameters
+        ----------
+        psi : array-like, shape (...)
+            Off-resonance, Hz.
+
+        Returns
+        -------
+        ndarray, shape (...)
+            Fraction of water magnetisation CHESS leaves (Haase 1985, Phys Med Biol), or
+            1 where the scanner does not model water saturation.
+        """
         return self.scanner.water_weight(psi)
 
     def fat_weights(self, psi) -> np.ndarray:
-        """See :meth:`ScannerPhysics.fat_weights`."""
+        """See :meth:`ScannerPhysics.fat_weights`.
+
+        Parameters
+        ----------
+        psi : array-like, shape (...)
+            Off-resonance, Hz.
+
+        Returns
+        -------
+        ndarray, shape (..., P)
+            Relative amplitude a_p (1 − saturation(f_p + ψ)) of each of the P peaks of
+            the scanner's spin-echo fat spectrum.
+        """
         return self.scanner.fat_weights(psi)
 
     def fat(self, fat_t2: float, b1, psi) -> np.ndarray:
         """Fat echo trains after CHESS, (V, n_echoes) complex, for M0 = 1 of fat.
 
         Σ_p a_p · (1 − saturation(f_p + ψ)) · E_p(ratio_p · fat_t2, B1, f_p + ψ).
+
+        Parameters
+        ----------
+        fat_t2 : float
+            The subject's fat T2, s; peak p relaxes with ``fat_t2_ratio[p] · fat_t2``
+            (the echo trains are simulated once per value and cached).
+        b1 : (V,) array-like
+            Relative transmit field (clipped to 0.5–1.3).
+        psi : (V,) array-like
+            Off-resonance (B0), Hz (clipped to ±300 Hz about each peak).
+
+        Returns
+        -------
+        (V, n_echoes) complex ndarray
+            Summed fat echo amplitudes for fat M0 = 1.
         """
         tabs = self._fat_tables(fat_t2)
         weights = np.ascontiguousarray(self.fat_weights(psi), dtype=np.float64)
@@ -359,12 +409,32 @@ class MeseSimulator:
 @lru_cache(maxsize=4)
 def mese_simulator(scanner: ScannerPhysics, echo_spacing: float, n_echoes: int
                    ) -> MeseSimulator:
-    """The (cached) :class:`MeseSimulator` of a scanner and echo train."""
+    """The (cached) :class:`MeseSimulator` of a scanner and echo train.
+
+    Parameters
+    ----------
+    scanner : ScannerPhysics
+        The simulated scanner (hashable; the four latest simulators are kept).
+    echo_spacing : float
+        ΔTE, s (rounded to 1 ns for the cache key).
+    n_echoes : int
+        Echoes per train.
+
+    Returns
+    -------
+    MeseSimulator
+        Water tables computed; fat tables computed on first use per fat T2.
+    """
     return MeseSimulator(scanner, round(float(echo_spacing), 9), int(n_echoes))
 
 
 def scanner_vs_fit_assumptions(scanner: ScannerPhysics = DEFAULT_SCANNER):
     """What the simulated scanner does and what each fit assumes, side by side.
+
+    Parameters
+    ----------
+    scanner : ScannerPhysics
+        The simulated scanner (default :data:`DEFAULT_SCANNER`).
 
     Returns
     -------

@@ -73,9 +73,37 @@ class DiseaseSpec:
     patchiness: float = 0.45
 
     def ff(self, muscle: str, side: str) -> float:
+        """Mean PDFF of one muscle.
+
+        Parameters
+        ----------
+        muscle : str
+            Muscle abbreviation (one of :data:`qmri_kernels.labels.MUSCLES`).
+        side : str
+            Side (one of :data:`qmri_kernels.labels.SIDES`).
+
+        Returns
+        -------
+        float
+            PDFF as a fraction in [0, 1]; :data:`HEALTHY_FF` for a muscle not listed.
+        """
         return float(self.muscle_ff.get((muscle, side), HEALTHY_FF))
 
     def t2(self, muscle: str, side: str) -> float:
+        """Mean water T2 of one muscle.
+
+        Parameters
+        ----------
+        muscle : str
+            Muscle abbreviation (one of :data:`qmri_kernels.labels.MUSCLES`).
+        side : str
+            Side (one of :data:`qmri_kernels.labels.SIDES`).
+
+        Returns
+        -------
+        float
+            Water T2, s; :data:`HEALTHY_WATER_T2` for a muscle not listed.
+        """
         return float(self.muscle_t2.get((muscle, side), HEALTHY_WATER_T2))
 
 
@@ -111,7 +139,19 @@ class Subject:
 
     # -- fields -----------------------------------------------------------------------
     def b0(self, points: np.ndarray) -> np.ndarray:
-        """Off-resonance (Hz) at world points (..., 3): a smooth shim residual."""
+        """Off-resonance (Hz) at world points (..., 3): a smooth shim residual.
+
+        Parameters
+        ----------
+        points : (..., 3) ndarray
+            World (RAS) coordinates, mm.
+
+        Returns
+        -------
+        ndarray, shape (...)
+            B0 offset, Hz: a second-order polynomial in x, y (first order in z, plus xz)
+            plus a smooth random field, scaled by the subject's ``b0_scale``.
+        """
         p = points / 200.0
         x, y, z = p[..., 0], p[..., 1], p[..., 2]
         c = self.b0_poly
@@ -121,12 +161,35 @@ class Subject:
         return offset + scale * raw
 
     def b1(self, points: np.ndarray) -> np.ndarray:
-        """Relative transmit field at world points (..., 3), spanning about 0.7–1.1."""
+        """Relative transmit field at world points (..., 3), spanning about 0.7–1.1.
+
+        Parameters
+        ----------
+        points : (..., 3) ndarray
+            World (RAS) coordinates, mm.
+
+        Returns
+        -------
+        ndarray, shape (...)
+            B1 relative to nominal (1 = nominal flip angle), clipped to [0.65, 1.15].
+        """
         lo, span = self.b1_scale
         return np.clip(0.7 + 0.4 * (self.b1_field(points) - lo) / span, 0.65, 1.15)
 
     def coil_sensitivity(self, points: np.ndarray) -> np.ndarray:
-        """Root-sum-of-squares receive sensitivity of the 8-channel array, mean ≈ 1."""
+        """Root-sum-of-squares receive sensitivity of the 8-channel array, mean ≈ 1.
+
+        Parameters
+        ----------
+        points : (..., 3) ndarray
+            World (RAS) coordinates, mm (only x and y are used: the coils are long in z).
+
+        Returns
+        -------
+        ndarray, shape (...)
+            Dimensionless sensitivity: Gaussian falloff (width ``coil_width``, mm) from each
+            coil, combined as root sum of squares, divided by ``coil_norm``.
+        """
         d2 = np.sum((points[..., None, :2] - self.coil_positions) ** 2, axis=-1)
         s = np.exp(-0.5 * d2 / self.coil_width ** 2)
         return np.sqrt(np.sum(s ** 2, axis=-1)) / self.coil_norm
@@ -134,6 +197,11 @@ class Subject:
     # -- ground truth -------------------------------------------------------------------
     def truth(self, grid: Grid) -> dict[str, np.ndarray]:
         """Ground-truth maps on ``grid``.
+
+        Parameters
+        ----------
+        grid : Grid
+            Voxel grid (shape and affine to world mm) sampled at voxel centres.
 
         Returns
         -------
@@ -210,6 +278,30 @@ class Subject:
         over the noise standard deviation per real channel. The fat signal follows
         ``scanner.megre_fat_spectrum`` (default :data:`~.scanner_physics.DEFAULT_SCANNER`:
         nine peaks).
+
+        Parameters
+        ----------
+        grid : Grid
+            Voxel grid of the series.
+        echo_times : (n_echoes,) array-like
+            Echo times, s.
+        rng : int or numpy.random.Generator
+            Seed or generator of the complex Gaussian noise.
+        snr : float
+            Signal-to-noise ratio as defined above.
+        field_strength : float
+            Main field, T (sets the fat peaks' frequencies in Hz).
+        truth : dict, optional
+            The maps of :meth:`truth` on ``grid``, if already computed (saves resampling).
+        scanner : ScannerPhysics, optional
+            Scanner physics (default :data:`~.scanner_physics.DEFAULT_SCANNER`).
+
+        Returns
+        -------
+        ndarray, complex64, shape grid.shape + (n_echoes,)
+            Signal in arbitrary units (unaffected muscle's first echo ≈ 800 at unit coil
+            sensitivity), with receive phase and complex Gaussian noise; zero-mean noise
+            outside the body.
         """
         sc = DEFAULT_SCANNER if scanner is None else scanner
         pts = _grid_points(grid)
@@ -231,6 +323,33 @@ class Subject:
         default a Bloch simulation of its excitation and refocusing pulses; the fat peaks
         are weighted by what CHESS leaves of them at the local B0, water by what CHESS
         leaves of it. Water and fat add as complex signals before the noise.
+
+        Parameters
+        ----------
+        grid : Grid
+            Voxel grid of the series.
+        echo_spacing : float
+            ΔTE, s; echo n at n·ΔTE.
+        n_echoes : int
+            Echoes per train.
+        repetition_time : float
+            TR, s: water and fat are T1-saturated by 1 − exp(−TR/T1).
+        rng : int or numpy.random.Generator
+            Seed or generator of the complex Gaussian noise.
+        snr : float
+            First-echo magnitude of unaffected muscle at unit coil sensitivity over the
+            noise standard deviation per real channel.
+        truth : dict, optional
+            The maps of :meth:`truth` on ``grid``, if already computed.
+        scanner : ScannerPhysics, optional
+            Scanner physics (default :data:`~.scanner_physics.DEFAULT_SCANNER`).
+
+        Returns
+        -------
+        ndarray, float32, shape grid.shape + (n_echoes,)
+            Magnitude in arbitrary units (unaffected muscle's first echo ≈ 800 at unit
+            coil sensitivity); Rician noise (Gudbjartsson 1995, Magn Reson Med), pure
+            noise outside the body.
         """
         sc = DEFAULT_SCANNER if scanner is None else scanner
         pts = _grid_points(grid)
@@ -260,13 +379,28 @@ class Subject:
         The protocol's structural series is the water image of a fast spin echo IDEAL
         (Wang et al. 2023, "Axial T2-weighted imaging with IDEAL"; the paper's figures call
         it fat-saturated): edema is bright, fat is dark. Fat keeps a long apparent T2 in a
-        fast spin echo train (J-coupling suppressed; Henkelman et al. 1992, MRM 24:96), so
+        fast spin echo train (J-coupling suppressed; Henkelman et al. 1992, J Magn Reson
+        Imaging 2:533), so
         without separation it would be the brightest tissue; the water image keeps only a
         fraction ``fat_leak`` of it. ``snr`` is that of unaffected muscle at unit coil
         sensitivity.
 
         Parameters
         ----------
+        grid : Grid
+            Voxel grid of the series.
+        rng : int or numpy.random.Generator
+            Seed or generator of the complex Gaussian noise.
+        echo_time : float
+            Effective echo time, s (water decays with its T2, fat with twice the subject's
+            fat T2).
+        repetition_time : float
+            TR, s.
+        snr : float
+            Magnitude of unaffected muscle at unit coil sensitivity over the noise standard
+            deviation per real channel.
+        truth : dict, optional
+            The maps of :meth:`truth` on ``grid``, if already computed.
         fat_leak : float
             Fraction of the fat signal left in the water image. Default 0.005, an assumption
             (a multi-peak IDEAL separation, Yu et al. 2008, leaves fat little beyond noise
@@ -276,6 +410,11 @@ class Subject:
             coil and the network took it in). A single-peak separation would leave the
             peaks near water (4.2 and 5.3 ppm, about 9 % of fat's signal; Hamilton et al.
             2011); 1.0 simulates no separation at all.
+
+        Returns
+        -------
+        ndarray, float32, shape grid.shape
+            Magnitude in arbitrary units, Rician noise outside and inside the body.
 
         Raises
         ------
@@ -308,6 +447,27 @@ class Subject:
         scanner's fat peaks: the amplitudes before the echo train (the quantity the EPG
         fit's fat fraction estimates; :func:`qmri_kernels.fatsat.mese_fat_share` is the
         prediction the fit is given, with the six-peak spectrum and no water saturation).
+
+        Parameters
+        ----------
+        grid : Grid
+            Voxel grid to sample the truth on.
+        repetition_time : float
+            TR, s (> 0).
+        truth : dict, optional
+            The maps of :meth:`truth` on ``grid``, if already computed.
+        scanner : ScannerPhysics, optional
+            Scanner physics (default :data:`~.scanner_physics.DEFAULT_SCANNER`).
+
+        Returns
+        -------
+        ndarray, float64, shape grid.shape
+            Fat share of the spin-echo amplitude, in [0, 1]; 0 outside the body.
+
+        Raises
+        ------
+        ValueError
+            If ``repetition_time`` is not positive.
         """
         sc = DEFAULT_SCANNER if scanner is None else scanner
         t = self.truth(grid) if truth is None else truth
@@ -348,12 +508,15 @@ def make_subject(seed: int, sex: str = "M", disease: DiseaseSpec | None = None) 
         Seeds the anatomy, the fields and the disease pattern (not the noise: each
         ``simulate_*`` call takes its own ``rng``).
     sex : {"M", "F"}
+        Sex of the anatomy drawn (body and muscle proportions).
     disease : DiseaseSpec, optional
         Per-muscle mean PDFF and water T2. Default: a random mild myopathy (training data).
 
     Returns
     -------
     Subject
+        Anatomy, disease, fat T2 and smooth B0, B1, coil and pattern fields, all fixed by
+        ``seed`` (the same seed gives the same subject).
     """
     seed = int(seed)
     rng = np.random.default_rng([seed, 20231])

@@ -40,8 +40,9 @@ from ..provenance import GENERATOR_SOURCES, code_digest
 from ..stats import weighted_kappa
 from .dicom_writer import Identity, write_study
 from ..labels import MUSCLES, SIDES, label_index, write_dseg_tsv
-from .protocol import DEFAULT_MATRIX, PROTOCOL, series_grid
-from .subject import HEALTHY_FF, HEALTHY_WATER_T2, DiseaseSpec, make_subject
+from .protocol import DEFAULT_MATRIX, IDEAL_IQ_MAPS, PROTOCOL, series_grid
+from .subject import _MUSCLE_PD, _SCALE, HEALTHY_FF, HEALTHY_WATER_T2, DiseaseSpec, make_subject
+from .vendor_recon import ge_stored, grid_points, ideal_iq_maps
 
 __all__ = ["CLINICAL", "COHORT_SEEDS", "SCORES", "cohort_targets", "simulate_scores",
            "identities", "generate_cohort", "SCALING_FIRST_SEED", "scaling_subject_ids",
@@ -287,13 +288,14 @@ def _write_subject(sub: str, seed: int, clinical: pd.Series, targets: pd.Series,
     subject = make_subject(seed, clinical["sex"], _disease(targets, clinical, rng))
     truth_dir = root / "truth" / sub
     truth_dir.mkdir(parents=True, exist_ok=True)
-    series = []
+    series, derived = [], []
     for role, proto in PROTOCOL.items():
         grid = series_grid(proto, matrix=matrix)
         truth = subject.truth(grid)
         noise = np.random.default_rng([seed, proto.series_number])
         if role == "megre":
             images = subject.simulate_megre(grid, proto.echo_times, noise, truth=truth)
+            derived += _ideal_iq_series(subject, proto, grid, truth, seed)
         elif role == "mese":
             images = subject.simulate_mese(grid, proto.echo_times[0], proto.n_echoes,
                                            proto.repetition_time, noise, truth=truth)
@@ -314,8 +316,24 @@ def _write_subject(sub: str, seed: int, clinical: pd.Series, targets: pd.Series,
             summary[f"{role}_{which}_n_voxels"] = int(sel.sum())
             summary[f"{role}_{which}_ff_percent"] = float(100 * truth["pdff"][sel].mean())
             summary[f"{role}_{which}_t2_ms"] = float(1000 * truth["water_t2"][sel].mean())
-    write_study(root / "sourcedata" / sub / "dicom", identity, series, uid_seed=uid_seed)
+    write_study(root / "sourcedata" / sub / "dicom", identity, series, uid_seed=uid_seed,
+                derived=derived)
     return summary
+
+
+#: Echo SNR of the simulated IDEAL-IQ (``Subject.simulate_megre``'s default).
+_MEGRE_SNR = 60.0
+
+
+def _ideal_iq_series(subject, proto, grid, truth: dict, seed: int) -> list[tuple]:
+    """The scanner's own IDEAL-IQ maps (water, fat, FF, R2*) as GE stores them, for
+    :func:`~.dicom_writer.write_study` (made by :mod:`.vendor_recon` from the truth, with a
+    noise stream of their own; not by the book's fit)."""
+    amplitude = _SCALE * truth["pd"] * subject.coil_sensitivity(grid_points(grid))
+    maps = ideal_iq_maps(truth["pdff"], truth["r2star"], amplitude,
+                         _SCALE * _MUSCLE_PD / _MEGRE_SNR,
+                         np.random.default_rng([seed, proto.series_number, 17]))
+    return [(proto, d, grid, ge_stored(d.kind, maps[d.kind])) for d in IDEAL_IQ_MAPS]
 
 
 def _completion_marker(matrix, patients) -> str:

@@ -66,7 +66,31 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0: success, 1: a failure, 2: bad argument)."""
+    """Entry point; returns the exit status (0: success, 1: a failure, 2: bad argument).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Command-line arguments without the program name (default: ``sys.argv[1:]``);
+        the options are those of the module docstring (``--help`` lists them).
+
+    Returns
+    -------
+    int
+        0 if every subject, stage and the ROI table succeeded; 1 if any failed (the
+        report and each failure's traceback are printed, the other subjects still ran);
+        2 if the run could not start (:class:`~qmri_kernels.pipeline.runner.RunnerError`:
+        an unknown subject or stage, a scheduler that cannot be reached).
+
+    Raises
+    ------
+    SystemExit
+        From :mod:`argparse`, with status 2 for an unparsable option (status 0 for
+        ``--help``).
+    ManifestError
+        From :func:`qmri_kernels.manifest.load_manifest`, when the manifest cannot be
+        found or is invalid.
+    """
     from ..manifest import load_manifest
 
     args = _parser().parse_args(argv)

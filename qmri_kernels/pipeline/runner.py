@@ -159,13 +159,37 @@ class SubjectReport:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SubjectReport:
-        """Rebuild a report from the plain dict a task returns."""
+        """Rebuild a report from the plain dict a task returns.
+
+        Parameters
+        ----------
+        d : mapping
+            As :meth:`as_dict` makes it: the fields of :class:`SubjectReport`, with
+            ``stages`` a sequence of dicts of :class:`StageRecord` fields.
+
+        Returns
+        -------
+        SubjectReport
+            A new report (``d`` is not modified).
+
+        Raises
+        ------
+        TypeError
+            If ``d`` has a key that is not a field (from the dataclass constructor).
+        """
         d = dict(d)
         d["stages"] = tuple(StageRecord(**s) for s in d.get("stages", ()))
         return cls(**d)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict (only builtins: what travels back from a worker)."""
+        """Plain dict (only builtins: what travels back from a worker).
+
+        Returns
+        -------
+        dict of str to Any
+            Every field; ``stages`` as a list of ``{"stage", "status", "seconds"}`` dicts
+            (seconds of wall time). :meth:`from_dict` inverts it.
+        """
         return {"subject": self.subject,
                 "stages": [{"stage": s.stage, "status": s.status, "seconds": s.seconds}
                            for s in self.stages],
@@ -226,7 +250,23 @@ class CohortReport:
         return 0 if self.succeeded else 1
 
     def subject(self, subject: str) -> SubjectReport:
-        """The report of ``subject`` (``"01"`` or ``"sub-01"``)."""
+        """The report of ``subject`` (``"01"`` or ``"sub-01"``).
+
+        Parameters
+        ----------
+        subject : str
+            Subject label, with or without the ``sub-`` prefix.
+
+        Returns
+        -------
+        SubjectReport
+            The first report of that subject.
+
+        Raises
+        ------
+        KeyError
+            If the subject was not part of this run.
+        """
         key = subject[4:] if subject.startswith("sub-") else subject
         for r in self.subjects:
             if r.subject == key:
@@ -259,7 +299,15 @@ class CohortReport:
                                            "threads", "peak_rss_mb", "error"])
 
     def format(self) -> str:
-        """The text report: one line per subject × stage, then the failures in full."""
+        """The text report: one line per subject × stage, then the failures in full.
+
+        Returns
+        -------
+        str
+            Multi-line text: a header line, one line per subject × stage (status and wall
+            time in s, worker), the ROI table, the total, a one-line summary, then one
+            ``FAILED ...`` line per failure (what :mod:`.cli` prints).
+        """
         lines = [f"{'subject':8s} {'stage':13s} {'status':9s} {'time':>10s}  worker"]
         for r in self.subjects:
             label = f"sub-{r.subject}"
@@ -426,7 +474,9 @@ def run_subject(manifest, subject: str, stages: Iterable[str] = tuple(STAGES), *
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
+        The cohort (data and derivative roots).
     subject : str
+        Subject id, ``"01"`` or ``"sub-01"``.
     stages : iterable of str
         Names from :data:`STAGES` (order does not matter; they run in dependency order).
     force : bool
@@ -468,7 +518,13 @@ def run_subject(manifest, subject: str, stages: Iterable[str] = tuple(STAGES), *
 # --------------------------------------------------------------------------- cluster
 
 def machine_cores() -> int:
-    """CPU cores this process may run on (its affinity set, else ``os.cpu_count()``)."""
+    """CPU cores this process may run on (its affinity set, else ``os.cpu_count()``).
+
+    Returns
+    -------
+    int
+        Number of usable cores, at least 1.
+    """
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:                  # not Linux
@@ -487,6 +543,7 @@ def resolve_scheduler(scheduler: str | None = None) -> str | None:
     Returns
     -------
     str or None
+        The address, or None when none is set anywhere (start a local cluster).
     """
     if scheduler:
         return str(scheduler)
@@ -518,6 +575,8 @@ def local_cluster(workers: int | None = None, *, threads: int | None = None,
     Returns
     -------
     distributed.LocalCluster
+        Started, with ``workers`` single-threaded worker processes and the dashboard on a
+        free port; close it when done.
 
     Raises
     ------
@@ -551,6 +610,7 @@ def thread_budgets(client, threads: int | None = None) -> dict[str, int]:
     Parameters
     ----------
     client : distributed.Client
+        Connected client of the cluster whose workers are budgeted.
     threads : int, optional
         The same budget for every worker.
 

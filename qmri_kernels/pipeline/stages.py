@@ -60,13 +60,17 @@ from .body import body_mask
 __all__ = ["StageResult", "ensure_ingested", "fat_water_maps", "segmentation",
            "transferred_labels", "reader_labels", "t2_maps", "roi_table", "roi_table_path",
            "saved_readers", "ROI_TABLE_NAME", "ROI_ERODE_MM", "FAT_WATER_MAPS", "T2_MAPS",
-           "StageInputError", "file_digest"]
+           "StageInputError", "file_digest", "SCANNER_FAT_WATER_MAPS"]
 
 #: File name of the cohort's ROI table in the derivative root.
 ROI_TABLE_NAME = "roi_statistics.csv"
 #: Maps written by :func:`fat_water_maps` (MEGRE grid).
 FAT_WATER_MAPS: tuple[str, ...] = ("pdff", "water", "fat", "r2star", "fieldmap",
                                    "dixon_residual")
+#: Scanner-computed maps :func:`fat_water_maps` uses when no complex echoes were exported
+#: (library name in the result → derivative written at ingest).
+SCANNER_FAT_WATER_MAPS: dict[str, str] = {"pdff": "scanner_pdff", "water": "scanner_water",
+                                          "fat": "scanner_fat", "r2star": "scanner_r2star"}
 #: Maps written by :func:`t2_maps` (MESE grid).
 T2_MAPS: tuple[str, ...] = ("water_t2", "epg_fat_fraction", "b1", "epg_residual", "t2",
                             "monoexp_residual")
@@ -101,6 +105,10 @@ class StageResult:
         Wall time of the call.
     sidecars : dict of str to dict
         JSON sidecar of each map.
+    note : str
+        A sentence for the reader when the stage did something other than its usual
+        work (``""`` otherwise), e.g. that the fat fraction is the scanner's own map
+        because no echoes were exported.
     """
 
     stage: str
@@ -110,6 +118,7 @@ class StageResult:
     computed: bool
     seconds: float
     sidecars: dict[str, dict] = field(default_factory=dict, repr=False)
+    note: str = ""
 
     def __getitem__(self, name: str) -> np.ndarray:
         """The data of map ``name``."""
@@ -297,18 +306,23 @@ def _ingest_record(manifest, entry) -> Path:
 
 
 def ensure_ingested(manifest, subject: str, *, force: bool = False) -> StageResult:
-    """Ingest the subject's DICOM into the derivative root unless already done from the
+    """Ingest the subject's DICOM into the raw BIDS dataset unless already done from the
     same files.
 
-    The digests of the DICOM folder's files and the manifest's series overrides are kept
-    in ``<derivatives>/.provenance/sub-XX_ingest.json``; a changed file (a re-export), an
-    added or removed one, or a changed override ingests again.
+    The images go to ``manifest.rawdata`` (a raw BIDS dataset with its
+    ``participants.tsv``, :func:`qmri_kernels.dicom.dataset.write_raw_dataset`); the
+    derivative root is linked to it (``DatasetLinks``, so the maps' ``bids:raw:...``
+    sources resolve). Files earlier versions left in the derivative root are removed: the
+    ingested images, and the B0 and mono-exponential T2 maps under their old names
+    (``fmap/sub-XX_fieldmap``, ``anat/sub-XX_T2map``). The digests of the DICOM folder's files and the manifest's series overrides
+    are kept in ``<derivatives>/.provenance/sub-XX_ingest.json``; a changed file (a
+    re-export), an added or removed one, or a changed override ingests again.
 
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
         The cohort: DICOM from the subject's ``dicom_root``, images written to
-        ``manifest.derivatives``.
+        ``manifest.rawdata``.
     subject : str
         ``"01"`` or ``"sub-01"``.
     force : bool
@@ -328,9 +342,11 @@ def ensure_ingested(manifest, subject: str, *, force: bool = False) -> StageResu
     qmri_kernels.dicom.DicomError
         If the DICOM cannot be ingested (nothing is written then).
     """
+    from ..dicom.dataset import write_raw_dataset
+
     start = time.perf_counter()
     entry = manifest.subject(subject)
-    anat = Path(manifest.derivatives) / entry.bids_id / "anat"
+    anat = Path(manifest.rawdata) / entry.bids_id / "anat"
 
     def existing() -> dict[str, Path]:
         if not anat.is_dir():
@@ -345,7 +361,8 @@ def ensure_ingested(manifest, subject: str, *, force: bool = False) -> StageResu
     computed = force or not existing() or previous != record
     if computed:
         try:
-            ingest(entry.dicom_root, manifest.derivatives, entry.id, roles=entry.roles())
+            ingest(entry.dicom_root, manifest.rawdata, entry.id, roles=entry.roles(),
+                   maps_dir=manifest.derivatives)     # scanner-computed maps: derivatives
         except DicomError as exc:
             if entry.series and "given role" in str(exc):
                 raise StageInputError(f"manifest {manifest.path}: {entry.bids_id}.series: "
@@ -353,6 +370,18 @@ def ensure_ingested(manifest, subject: str, *, force: bool = False) -> StageResu
             raise
         record_path.parent.mkdir(parents=True, exist_ok=True)
         D.write_text_atomic(record_path, json.dumps(record, indent=1) + "\n")
+    # files earlier versions wrote into the derivative root: the ingested images (now in
+    # rawdata) and the maps since renamed (B0: fmap/_fieldmap; mono-exponential: _T2map)
+    sub = Path(manifest.derivatives) / entry.bids_id
+    moved = Path(manifest.rawdata).resolve() != Path(manifest.derivatives).resolve()
+    for old in (sorted((sub / "anat").iterdir()) if moved and (sub / "anat").is_dir() else ()):
+        if parse_name(old.name) is not None:
+            old.unlink()
+    for stem in (f"fmap/{entry.bids_id}_fieldmap", f"anat/{entry.bids_id}_T2map"):
+        for ext in (".nii.gz", ".json"):
+            (sub / f"{stem}{ext}").unlink(missing_ok=True)
+    write_raw_dataset(manifest)
+    D.write_dataset_files(manifest.derivatives, raw=manifest.rawdata)
     return StageResult("ensure_ingested", entry.id, {}, existing(), computed,
                        time.perf_counter() - start)
 
@@ -364,6 +393,34 @@ def _series_files(manifest, entry, role: str) -> list[Path]:
             if name.endswith(".nii.gz") and parse_name(name)["role"] == role]
 
 
+def _scanner_fat_water(manifest, subject: str) -> StageResult | None:
+    """The scanner's fat-water maps as a :func:`fat_water_maps` result, when the subject
+    has its fat-fraction map but no complex echoes; else None."""
+    start = time.perf_counter()
+    entry = manifest.subject(subject)
+    root = manifest.derivatives
+    megre = _series_files(manifest, entry, "megre")      # brings the ingest up to date
+    parts = {parse_name(p.name)["part"] for p in megre}
+    if {"mag", "phase"} <= parts or {"real", "imag"} <= parts:
+        return None
+    if not D.map_exists(root, entry.id, SCANNER_FAT_WATER_MAPS["pdff"]):
+        return None
+    why = ("no multi-echo gradient echo was exported" if not parts else
+           "the multi-echo gradient echo has no complex echoes")
+    note = (f"{entry.bids_id}: {why}, so the fat fraction is the scanner's own map "
+            "(desc-scanner_PDFFmap), not this book's fit; no field map or fit residual.")
+    maps, paths, sidecars = {}, {}, {}
+    for name, scanner_name in SCANNER_FAT_WATER_MAPS.items():
+        if not D.map_exists(root, entry.id, scanner_name):
+            continue
+        data, affine, side = D.read_map(root, entry.id, scanner_name)
+        maps[name] = (data, affine)
+        paths[name] = D.map_path(root, entry.id, scanner_name)
+        sidecars[name] = {**side, "FatFractionSource": f"scanner: {why}"}
+    return StageResult("fat_water_maps", entry.id, maps, paths, False,
+                       time.perf_counter() - start, sidecars, note)
+
+
 def fat_water_maps(manifest, subject: str, *, force: bool = False) -> StageResult:
     """Fat-water separation of the multi-echo gradient echo (MEGRE grid).
 
@@ -371,6 +428,13 @@ def fat_water_maps(manifest, subject: str, *, force: bool = False) -> StageResul
     fits :class:`qmri_kernels.fatwater.FatWaterModel` (echo times and field strength from
     the sidecars) inside the body mask, and writes :data:`FAT_WATER_MAPS`: ``pdff``,
     ``water``, ``fat``, ``r2star`` (1/s), ``fieldmap`` (Hz), ``dixon_residual``.
+
+    When the export holds no complex echoes but the scanner's own fat-fraction map (e.g.
+    GE IDEAL-IQ's FF series, converted at ingest to ``desc-scanner_PDFFmap``,
+    :mod:`qmri_kernels.dicom.vendor_maps`), nothing is fitted: the result holds the
+    scanner's maps (:data:`SCANNER_FAT_WATER_MAPS`: ``pdff`` and, where exported,
+    ``water``, ``fat``, ``r2star``; no ``fieldmap`` or residual), its ``note`` and each
+    sidecar's ``FatFractionSource`` say so, and ``computed`` is False.
 
     Parameters
     ----------
@@ -402,9 +466,13 @@ def fat_water_maps(manifest, subject: str, *, force: bool = False) -> StageResul
     """
     from ..fatwater import FatWaterModel
 
+    scanner = _scanner_fat_water(manifest, subject)
+    if scanner is not None:
+        return scanner
+
     def compute(entry):
         root = manifest.derivatives
-        s = load_series(root, entry.id, "megre", part="complex")
+        s = load_series(manifest.rawdata, entry.id, "megre", part="complex")
         b0 = _field_strength(s, "fat-water", manifest)
         model = FatWaterModel(s.echo_times, field_strength=b0,
                               fat_spectrum=_fat_spectrum(manifest))
@@ -424,6 +492,7 @@ def fat_water_maps(manifest, subject: str, *, force: bool = False) -> StageResul
                 "MaxIterations": model.max_iter,
                 "Mask": _MASK_NOTE, "MaskVoxels": int(mask.sum()),
             },
+            "FatFractionSource": "fit: qmri_kernels.fatwater.FatWaterModel",
             "Acquisition": manifest.acquisition.as_dict(),
         }
         values = {"pdff": fit.pdff, "water": fit.water, "fat": fit.fat,
@@ -457,7 +526,7 @@ def segmentation(manifest, subject: str, *, force: bool = False, segmenter=None
         from ..segment import load_segmenter     # torch: imported only to compute
 
         root = manifest.derivatives
-        s = load_series(root, entry.id, "t2w")
+        s = load_series(manifest.rawdata, entry.id, "t2w")
         net = load_segmenter() if segmenter is None else segmenter
         labels = net.segment(s.data, s.affine)
         sidecar = {"Sources": _uris(root, s.paths),
@@ -518,20 +587,20 @@ def transferred_labels(manifest, subject: str, *, force: bool = False, reader: s
 
     def inputs(entry) -> list[Path]:
         ensure_ingested(manifest, entry.id)
-        refs = [_series_grid(manifest.derivatives, entry.id, r)[1]
+        refs = [_series_grid(manifest.rawdata, entry.id, r)[1]
                 for r in ("t2w", "megre", "mese")]
         return [source(entry), *refs]
 
     def compute(entry):
         root = manifest.derivatives
         labels, affine, _ = D.read_map(root, entry.id, source_name)
-        source_grid, _ = _series_grid(root, entry.id, "t2w")
+        source_grid, _ = _series_grid(manifest.rawdata, entry.id, "t2w")
         check_same_grid(labels.shape, affine, source_grid.shape, source_grid.affine,
                         name_a=f"labels of {reader}", name_b="the T2-weighted series")
         source_uri = D.bids_uri(root, D.map_path(root, entry.id, source_name))
         out = {}
         for name, role in zip(names, ("megre", "mese")):
-            target, ref = _series_grid(root, entry.id, role)
+            target, ref = _series_grid(manifest.rawdata, entry.id, role)
             moved = transfer_labels(labels, source_grid, target, method=method,
                                     erode_mm=erode_mm)
             out[name] = (moved.labels, target.affine, {
@@ -594,7 +663,8 @@ def reader_labels(manifest, subject: str, reader: str, *, force: bool = False
         mapped = np.zeros(raw.shape, dtype=np.int16)
         for value, (muscle, side) in mask.labels.items():
             mapped[raw == value] = label_index(muscle, side)
-        grids = {r: _series_grid(root, entry.id, r)[0] for r in ("t2w", "megre", "mese")}
+        grids = {r: _series_grid(manifest.rawdata, entry.id, r)[0]
+                 for r in ("t2w", "megre", "mese")}
         role = next((r for r, g in grids.items() if tuple(g.shape) == raw.shape
                      and np.allclose(g.affine, img.affine, atol=1e-2)), None)
         if role is None:
@@ -663,8 +733,9 @@ def t2_maps(manifest, subject: str, *, force: bool = False) -> StageResult:
     def inputs(entry) -> list[Path]:
         fw = fat_water_maps(manifest, entry.id)
         labels = transferred_labels(manifest, entry.id)
-        return [*_series_files(manifest, entry, "mese"), fw.paths["pdff"],
-                fw.paths["fieldmap"], labels.paths["labels_auto_mese"]]
+        return [*_series_files(manifest, entry, "mese"),
+                *(fw.paths[n] for n in ("pdff", "fieldmap") if n in fw.paths),
+                labels.paths["labels_auto_mese"]]
 
     def compute(entry):
         root = manifest.derivatives
@@ -690,12 +761,16 @@ def t2_maps(manifest, subject: str, *, force: bool = False) -> StageResult:
         body = body_mask(mese.magnitude)
         muscle = np.isin(lab, _MUSCLES) & body
         pdff, megre_affine = fw.maps["pdff"]
-        result = water_t2_subject(mese, pdff, fw["fieldmap"], megre_affine, muscle, body,
+        # the scanner's maps (no echoes exported) come without a field map: 0 Hz, nominal
+        fieldmap = fw["fieldmap"] if "fieldmap" in fw.maps else np.zeros_like(pdff)
+        result = water_t2_subject(mese, pdff, fieldmap, megre_affine, muscle, body,
                                   model=epg_model)
         epg, mono = result.maps.epg, result.maps.monoexp
         n_echoes = mese.echo_times.size
-        sources = [bids_path(root, entry.id, "mese", echo=k) for k in range(1, n_echoes + 1)]
-        sources += [fw.paths["pdff"], fw.paths["fieldmap"], labels.paths["labels_auto_mese"]]
+        sources = [bids_path(manifest.rawdata, entry.id, "mese", echo=k)
+                   for k in range(1, n_echoes + 1)]
+        sources += [*(fw.paths[n] for n in ("pdff", "fieldmap") if n in fw.paths),
+                    labels.paths["labels_auto_mese"]]
         model = epg.model
         sidecar = {
             "Sources": _uris(root, sources),
@@ -708,7 +783,9 @@ def t2_maps(manifest, subject: str, *, force: bool = False) -> StageResult:
                 "WaterT2Range": list(model.t2_range), "B1Range": list(model.b1_range),
                 "SliceProfile": model.slice_profile,
                 "FatShare": "fixed from the Dixon PDFF and field map resampled onto this "
-                            "grid (qmri_kernels.t2.residual_fat_share)",
+                            "grid (qmri_kernels.t2.residual_fat_share)"
+                            + ("" if "fieldmap" in fw.maps else "; PDFF from the scanner's "
+                               "map, no field map: 0 Hz assumed"),
                 "B1": "smoothed over the network's muscles on this grid, then fixed",
                 "Denoising": "MP-PCA", "NoiseSigma": float(result.maps.noise_sigma),
                 "MonoExpSkipEchoes": int(mono.model.skip_echoes),
@@ -812,7 +889,8 @@ def roi_table(manifest, *, subjects: Iterable[str] | None = None,
     for entry in entries:
         fw, t2, labs = results[entry.id]
         for reader, lab in labs.items():
-            for grid, maps, keys in (("megre", fw, ("pdff", "r2star", "fieldmap")),
+            fw_keys = tuple(k for k in ("pdff", "r2star", "fieldmap") if k in fw.maps)
+            for grid, maps, keys in (("megre", fw, fw_keys),
                                      ("mese", t2, ("water_t2", "t2", "epg_fat_fraction",
                                                    "b1"))):
                 labels, affine = lab.maps[f"labels_{reader}_{grid}"]

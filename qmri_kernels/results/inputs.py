@@ -273,7 +273,8 @@ def biopsy_slices(manifest, subject: str, reader: str = "auto") -> BiopsySlices:
 
     entry = manifest.subject(subject)
     value = label_index(entry.biopsy_muscle, entry.biopsy_side)
-    t2w = load_series(manifest.derivatives, entry.id, "t2w")
+    pipeline.ensure_ingested(manifest, entry.id)
+    t2w = load_series(manifest.rawdata, entry.id, "t2w")
     labels_t2w = _t2w_labels(manifest, entry.id, reader) == value
     moved = pipeline.transferred_labels(manifest, entry.id, reader=reader)
     fw, t2 = pipeline.fat_water_maps(manifest, entry.id), pipeline.t2_maps(manifest, entry.id)

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 
+from ..file_modes import publish_mode
 from ._checks import ScoreError, check_item, check_reader, check_score, check_subject
 from ._schema import open_store_connection, utc_now
 from .scale import DEFAULT_READERS, ITEMS
@@ -585,6 +586,7 @@ class ScoreStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            publish_mode(fd)                        # the umask's mode, not mkstemp's 0600
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
                 fh.flush()

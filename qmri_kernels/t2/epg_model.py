@@ -63,6 +63,8 @@ def uniform_echo_spacing(echo_times, name: str = "echo_times") -> float:
     ----------
     echo_times : (N,) array-like
         Echo times in s.
+    name : str
+        Argument name used in error messages.
 
     Returns
     -------
@@ -182,7 +184,27 @@ class EPGT2Model:
 
     def with_fat_t2(self, fat_t2: float, t2_range: tuple[float, float] | None = None
                     ) -> "EPGT2Model":
-        """A copy with another fat T2 (s) and optionally water-T2 bounds (s)."""
+        """A copy with another fat T2 (s) and optionally water-T2 bounds (s).
+
+        Parameters
+        ----------
+        fat_t2 : float
+            Fat T2 of the copy, s (> 0), e.g. a subject's calibrated value
+            (:func:`qmri_kernels.t2.calibrate_fat_t2`; Marty 2016 [Marty2016]_).
+        t2_range : (float, float), optional
+            Bounds of water T2 of the copy, s; default: this model's.
+
+        Returns
+        -------
+        EPGT2Model
+            A new model with every other setting of this one (this one is unchanged).
+
+        Raises
+        ------
+        ValueError
+            From the constructor, if ``fat_t2`` is not positive and finite or
+            ``t2_range`` is not (low, high) with 0 < low < high.
+        """
         return EPGT2Model(self.echo_spacing, self.n_echoes, fat_t2=fat_t2,
                           water_t1=self.water_t1, fat_t1=self.fat_t1,
                           refocusing_angle=self.refocusing_angle,
@@ -198,7 +220,26 @@ class EPGT2Model:
 
     @classmethod
     def from_echo_times(cls, echo_times, **kwargs) -> "EPGT2Model":
-        """Model from echo times (s) as DICOM lists them; they must be n·ΔTE."""
+        """Model from echo times (s) as DICOM lists them; they must be n·ΔTE.
+
+        Parameters
+        ----------
+        echo_times : (n_echoes,) array-like
+            Echo times in s (DICOM EchoTime is in ms: divide by 1000 first).
+        **kwargs
+            Keyword arguments of :class:`EPGT2Model` (``fat_t2``, ``slice_profile``, ...).
+
+        Returns
+        -------
+        EPGT2Model
+            With ``echo_spacing`` = ΔTE and ``n_echoes`` = ``len(echo_times)``.
+
+        Raises
+        ------
+        ValueError
+            If the echo times are not ΔTE, 2ΔTE, ..., NΔTE
+            (:func:`uniform_echo_spacing`), or a keyword argument is invalid.
+        """
         te = np.asarray(echo_times, dtype=float)
         esp = uniform_echo_spacing(te, "echo_times")
         return cls(esp, te.size, **kwargs)
@@ -215,7 +256,31 @@ class EPGT2Model:
     def signal(self, water_t2, b1, fat_fraction=0.0, s0=1.0) -> np.ndarray:
         """Echo train of the model (direct EPG, no dictionary), shape (..., n_echoes).
 
-        s0 · [(1 − ff) · W(T2_w, B1) + ff · F(B1)] with the inputs broadcast together.
+        s0 · [(1 − ff) · W(T2_w, B1) + ff · F(B1)] with the inputs broadcast together
+        (Marty 2016 [Marty2016]_), W and F the EPG echo trains of water and fat.
+
+        Parameters
+        ----------
+        water_t2 : float or array-like, shape (...)
+            Water T2, s (> 0).
+        b1 : float or array-like, shape (...)
+            Relative refocusing B1 (1 = nominal).
+        fat_fraction : float or array-like, shape (...)
+            Fat signal share of this sequence in [0, 1] (not PDFF).
+        s0 : float or array-like, shape (...)
+            Total amplitude a_w + a_f, signal units.
+
+        Returns
+        -------
+        ndarray, shape (..., n_echoes)
+            Echo amplitudes at ΔTE, 2ΔTE, ..., in the units of ``s0`` (the trains are
+            for M0 = 1); ``...`` is the broadcast shape of the inputs.
+
+        Raises
+        ------
+        ValueError
+            If an input is not numeric or contains NaN, or ``fat_fraction`` lies outside
+            [0, 1].
         """
         ff = as_float_array(fat_fraction, "fat_fraction", nonnegative=True)
         if (ff > 1).any():
@@ -254,6 +319,8 @@ class EPGT2Model:
         Returns
         -------
         EPGT2Fit
+            Maps of shape ``magnitude.shape[:-1]``: water T2 (s), fat signal share, B1,
+            s0 and the residual; NaN outside the mask.
 
         Raises
         ------
@@ -365,7 +432,15 @@ class EPGT2Fit:
         return self._used
 
     def predict(self) -> np.ndarray:
-        """Model echo trains at the fitted parameters, shape (..., n_echoes); NaN outside."""
+        """Model echo trains at the fitted parameters, shape (..., n_echoes); NaN outside.
+
+        Returns
+        -------
+        ndarray, float64, shape (..., n_echoes)
+            :meth:`EPGT2Model.signal` at the fitted water T2, fat fraction, B1 and s0 of
+            each voxel, in signal units; NaN where any parameter is NaN (outside the mask,
+            failed fits).
+        """
         p = self.params
         ok = np.isfinite(p).all(axis=-1)
         out = np.full(p.shape[:-1] + (self.model.n_echoes,), np.nan)

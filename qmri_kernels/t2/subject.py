@@ -40,12 +40,12 @@ class MeseData:
 
 
 def load_mese(manifest, subject: str) -> MeseData:
-    """Load ``subject``'s MESE from the manifest's derivatives, ingesting it if needed.
+    """Load ``subject``'s MESE from the manifest's raw BIDS dataset, ingesting it if needed.
 
     Parameters
     ----------
     manifest : qmri_kernels.manifest.Manifest
-        The cohort; images are read from (and ingested into) ``manifest.derivatives``.
+        The cohort; images are read from (and ingested into) ``manifest.rawdata``.
     subject : str
         ``"13"`` or ``"sub-13"``.
 

@@ -95,7 +95,7 @@ def _covered(manifest: Any, subject: str, shape: tuple[int, ...],
              affine: np.ndarray) -> np.ndarray:
     """Voxels of a target grid whose centre lies within the T2-weighted stack's extent."""
     pipeline.ensure_ingested(manifest, subject)
-    t2w = load_series(manifest.derivatives, subject, "t2w").grid
+    t2w = load_series(manifest.rawdata, subject, "t2w").grid
     target = Grid(tuple(shape[:3]), affine, float(np.linalg.norm(affine[:3, 2])))
     empty = np.zeros(t2w.shape, dtype=np.int16)
     return transfer_labels(empty, t2w, target, method="nearest").covered

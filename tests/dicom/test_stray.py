@@ -147,7 +147,7 @@ def test_fat_water_loader_says_what_it_needs_without_reingesting(magnitude_only,
         warnings.simplefilter("ignore")
         ingest(study.dicom, study.out, "sub-07")
     entry = types.SimpleNamespace(id="07", bids_id="sub-07", dicom_root=study.dicom)
-    manifest = types.SimpleNamespace(derivatives=study.out, subject=lambda _: entry)
+    manifest = types.SimpleNamespace(rawdata=study.out, subject=lambda _: entry)
 
     def no_reingest(*args, **kwargs):
         raise AssertionError("ingested again although the MEGRE is there")

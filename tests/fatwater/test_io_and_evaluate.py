@@ -34,7 +34,7 @@ def test_load_megre_ingests_once_then_reads(tmp_path):
         score_store=tmp_path / "scores.sqlite", derivatives=tmp_path / "derivatives",
         truth=None, synthetic=True)
     first = load_megre(manifest, "01")
-    assert (tmp_path / "derivatives" / "sub-01" / "anat").is_dir()
+    assert (tmp_path / "rawdata" / "sub-01" / "anat").is_dir()    # the raw BIDS dataset
     assert first.signal.dtype == np.complex64 and first.signal.shape == (48, 48, 2, 6)
     np.testing.assert_allclose(first.echo_times, protocol.echo_times)
     np.testing.assert_allclose(first.affine, grid.affine, atol=1e-4)

@@ -70,10 +70,10 @@ def write_cohort(root: Path, *, auto_for=("01",), maps_for=("01",)) -> object:
     deriv = manifest.derivatives
     rng = np.random.default_rng(7)
     for sid in ("01", "02"):
-        img = bids_path(deriv, sid, "t2w")
+        img = bids_path(manifest.rawdata, sid, "t2w")
         img.parent.mkdir(parents=True, exist_ok=True)
         write_nifti(img, rng.uniform(100, 900, SHAPE).astype(np.float32), T2W.affine, 1.0, 0.0)
-        write_json(bids_path(deriv, sid, "t2w", ext=".json"),
+        write_json(bids_path(manifest.rawdata, sid, "t2w", ext=".json"),
                    {"SliceThickness": 8.0, "EchoTime": 0.12})
     for sid in auto_for:
         D.write_maps(deriv, sid, {"labels_auto": (auto_labels(), T2W.affine)})
@@ -378,7 +378,7 @@ def test_save_and_reopen_round_trip(session, manifest):
     np.testing.assert_allclose(affine, T2W.affine)
     assert sidecar["Units"] == "label" and sidecar["Reader"] == "R1"
     assert sidecar["StartedFrom"] == "labels_auto"
-    assert "bids::sub-01/anat/sub-01_T2w.nii.gz" in sidecar["Sources"]
+    assert "bids:raw:sub-01/anat/sub-01_T2w.nii.gz" in sidecar["Sources"]
 
     log = sidecar["EditLog"]
     assert [e["operation"] for e in log] == ["paint", "erase", "paint"]

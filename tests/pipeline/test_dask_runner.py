@@ -82,7 +82,8 @@ def test_two_subjects_on_a_local_cluster_match_the_serial_run(
         assert r.peak_rss_mb > 0
     assert report.roi.status == "computed"
     assert (path.parent / "derivatives" / "local" / "roi_statistics.csv").is_file()
-    assert assert_same_derivatives(serial_reference, path.parent / "derivatives" / "local") > 50
+    # the maps and labels (the ingested images are in the raw dataset the two runs share)
+    assert assert_same_derivatives(serial_reference, path.parent / "derivatives" / "local") >= 30
 
 
 def test_the_command_line_on_a_running_scheduler_matches_the_serial_run(

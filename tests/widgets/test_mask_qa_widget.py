@@ -52,11 +52,11 @@ def _cohort(root: Path, with_maps: bool = True):
     manifest = load_manifest(root / "m.yaml", check_paths=False)
     deriv = manifest.derivatives
     rng = np.random.default_rng(5)
-    img = bids_path(deriv, "01", "t2w")
+    img = bids_path(manifest.rawdata, "01", "t2w")
     img.parent.mkdir(parents=True)
     write_nifti(img, rng.uniform(100, 900, SHAPE).astype(np.float32), _affine(18.0, 4), 1.0,
                 0.0)
-    write_json(bids_path(deriv, "01", "t2w", ext=".json"), {"SliceThickness": 8.0})
+    write_json(bids_path(manifest.rawdata, "01", "t2w", ext=".json"), {"SliceThickness": 8.0})
     D.write_maps(deriv, "01", {"labels_auto": (_labels(), _affine(18.0, 4))})
     if with_maps:
         D.write_maps(deriv, "01", {

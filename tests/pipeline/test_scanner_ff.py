@@ -1,0 +1,80 @@
+"""A subject exported with the scanner's maps but no raw echoes gets its fat fraction from
+the scanner's FF map, and the result says so."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import yaml
+
+from qmri_kernels import derivatives as D
+from qmri_kernels.dicom import DicomWarning
+from qmri_kernels.manifest import load_manifest
+from qmri_kernels.phantom.protocol import PROTOCOL
+
+
+@pytest.fixture(scope="module")
+def scanner_only(tiny_cohort, tmp_path_factory):
+    """Subject ``31``: sub-13's DICOM without the IDEAL-IQ echoes (magnitude and phase)."""
+    src = tiny_cohort / "sourcedata" / "sub-13" / "dicom"
+    dst = tmp_path_factory.mktemp("scanner-only") / "dicom"
+    echoes = {f"SE{PROTOCOL['megre'].series_number + off:04d}" for off in (0, 100)}
+    shutil.copytree(src, dst, ignore=lambda d, names: [n for n in names if n in echoes])
+    doc = {"version": 1, "synthetic": True, "root": str(tiny_cohort),
+           "clinical_table": "sourcedata/clinical.csv",
+           "scores": "sourcedata/scores_pathology.csv",
+           "score_store": "derivatives/scanner_only_scores.sqlite",
+           "derivatives": "derivatives/scanner_only", "rawdata": "rawdata_scanner_only",
+           "truth": "truth",
+           "subjects": [{"id": "31", "dicom_root": str(dst), "biopsy_muscle": "VL",
+                         "biopsy_side": "right"}]}
+    path = tiny_cohort / "manifest_scanner_only.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return load_manifest(path), dst
+
+
+def test_without_echoes_the_fat_fraction_is_the_scanners(scanner_only):
+    from qmri_kernels.pipeline import fat_water_maps
+
+    manifest, dicom = scanner_only
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DicomWarning)
+        fw = fat_water_maps(manifest, "31")
+    scanner, affine, side = D.read_map(manifest.derivatives, "31", "scanner_pdff")
+    np.testing.assert_array_equal(fw["pdff"], scanner)
+    np.testing.assert_array_equal(fw.affine("pdff"), affine)
+    assert fw.paths["pdff"].name == "sub-31_desc-scanner_PDFFmap.nii.gz"
+    assert "fieldmap" not in fw.maps and {"water", "fat", "r2star"} <= set(fw.maps)
+    assert "scanner" in fw.note and "not this book's fit" in fw.note
+    assert fw.sidecars["pdff"]["FatFractionSource"].startswith("scanner")
+    assert not D.map_exists(manifest.derivatives, "31", "pdff")     # nothing was fitted
+    # the scanner's values: GE percent x 10 from the DICOM, as fractions
+    import pydicom
+    ff_dir = next(dicom.rglob(f"SE{100 * PROTOCOL['megre'].series_number + 3:04d}"))
+    ds = pydicom.dcmread(sorted(ff_dir.iterdir())[0])
+    first_slice = ds.pixel_array.T / 1000.0
+    np.testing.assert_allclose(fw["pdff"][..., 0], first_slice, atol=1e-6)
+    assert 0.0 <= np.nanmin(fw["pdff"]) and np.nanmax(fw["pdff"]) <= 1.0
+
+
+def test_scanner_and_fit_compared_muscle_by_muscle_without_truth(write_manifest):
+    """Both the echoes and the scanner's FF: the per-muscle comparison needs no truth and
+    finds the two reconstructions close but not identical."""
+    from qmri_kernels.pipeline.scanner_ff import scanner_ff_agreement, scanner_ff_table
+    subject = {"id": "13", "dicom_root": "sourcedata/sub-13/dicom", "biopsy_muscle": "VL",
+               "biopsy_side": "right"}
+    manifest = load_manifest(write_manifest("scanner_cmp", [subject]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DicomWarning)
+        table = scanner_ff_table(manifest)
+    assert set(table["subject"]) == {"13"} and len(table) >= 10
+    assert table["biopsied"].sum() == 1
+    np.testing.assert_allclose(table["difference_pp"],
+                               table["scanner_ff_percent"] - table["fit_ff_percent"])
+    summary = scanner_ff_agreement(table)
+    assert summary.loc["all muscles", "n"] == len(table)
+    assert abs(summary.loc["all muscles", "bias_pp"]) < 2.0
+    assert 0 < summary.loc["all muscles", "sd_pp"] < 3.0
