@@ -66,7 +66,7 @@ from ..stats import attenuated_rho
 from ._budget_refits import dixon_roi_errors, epg_roi_errors, roi_mean
 from .truth import has_truth, load_truth, truth_grid
 
-__all__ = ["Source", "SOURCES", "BUDGET_COLUMNS", "MEASURES", "BudgetError",
+__all__ = ["Source", "SOURCES", "MIN_SUBJECTS", "BUDGET_COLUMNS", "MEASURES", "BudgetError",
            "subject_budget", "error_budget", "patient_values", "per_subject",
            "pooled_budget", "reliability", "attenuation_vs_paper", "improvements",
            "summary", "sources_table", "roi_mean"]
@@ -373,6 +373,10 @@ def error_budget(manifest: Any, subjects: Iterable[str] | None = None, *,
     return table.reset_index(drop=True)
 
 
+#: Fewest patients whose values give a between-patient variance for :func:`reliability`.
+MIN_SUBJECTS = 3
+
+
 def patient_values(manifest: Any, subjects: Iterable[str] | None = None
                    ) -> tuple[pd.DataFrame, str]:
     """The patients' biopsied-muscle values whose spread a reliability is measured against.
@@ -537,8 +541,8 @@ def reliability(budget: pd.DataFrame, values: pd.DataFrame, *, values_are: str =
     _check(budget)
     if values_are not in ("true", "measured"):
         raise BudgetError(f"values_are must be 'true' or 'measured', got {values_are!r}")
-    if len(values) < 3:
-        raise BudgetError(f"values needs at least 3 subjects, got {len(values)}")
+    if len(values) < MIN_SUBJECTS:
+        raise BudgetError(f"values needs at least {MIN_SUBJECTS} subjects, got {len(values)}")
     found: dict[str, dict[str, tuple[float, float]]] = {}
     for measure, col, _ in MEASURES:
         if measure not in values:
