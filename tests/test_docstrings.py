@@ -49,18 +49,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qmri_kernels"
 
 #: Modules (paths below ``qmri_kernels/``; a trailing ``/`` means a whole subpackage)
 #: whose docstrings are known to be incomplete, and what they lack.
-INCOMPLETE: dict[str, str] = {
-    "dicom/bids.py": "subject_label, bids_name, bids_path and parse_name lack Parameters "
-                     "and Returns; write_nifti and write_json lack Parameters; bids_name "
-                     "and write_nifti lack Raises",
-    "dicom/classify.py": "n_slices lacks Parameters and Returns",
-    "dicom/sidecar.py": "provenance lacks Parameters and Returns; software_versions lacks "
-                        "Returns",
-    "dicom/vendor_maps.py": "series_kind lacks Parameters and Returns",
-    "phantom/synthetic_cohort.py": "cohort_targets, simulate_scores, generate_cohort and "
-                                   "main lack Parameters; identities and main lack Returns; "
-                                   "generate_cohort lacks Raises",
-}
+INCOMPLETE: dict[str, str] = {}
 
 _PROPERTY_DECORATORS = {"property", "cached_property", "setter", "getter", "deleter"}
 

@@ -42,6 +42,16 @@ _NAME = re.compile(r"^sub-(?P<sub>[A-Za-z0-9]+)(?:_run-(?P<run>\d+))?(?:_echo-(?
 def subject_label(subject: str) -> str:
     """The BIDS label of ``subject`` (``"sub-01"`` or ``"01"`` → ``"01"``).
 
+    Parameters
+    ----------
+    subject : str
+        Subject id, with or without the ``sub-`` prefix.
+
+    Returns
+    -------
+    str
+        The label without the prefix (letters and digits).
+
     Raises
     ------
     DicomError
@@ -56,6 +66,31 @@ def bids_name(subject: str, role: str, *, echo: int | None = None, part: str | N
 
     ``part`` is used for ``megre`` only (magnitude, phase, real, imaginary); ``echo`` for
     the multi-echo roles.
+
+    Parameters
+    ----------
+    subject : str
+        ``"sub-01"`` or ``"01"``.
+    role : {"megre", "mese", "t2w"}
+        Series role; gives the suffix (:data:`ROLE_SUFFIX`).
+    echo : int, optional
+        1-based echo number; required for ``megre`` and ``mese``, ignored for ``t2w``.
+    part : {"mag", "phase", "real", "imag"}, optional
+        Image part of a ``megre`` echo (default ``"mag"``); ignored for the other roles.
+        Not checked here.
+    run : int, optional
+        Run number, added after the subject (``run-<n>``) when given.
+
+    Returns
+    -------
+    str
+        The stem, e.g. ``"sub-01_echo-2_part-phase_MEGRE"`` or ``"sub-01_T2w"``.
+
+    Raises
+    ------
+    DicomError
+        ``role`` is not one of :data:`ROLE_SUFFIX`, ``echo`` is missing for a multi-echo
+        role, or ``subject`` is not a BIDS label.
     """
     if role not in ROLE_SUFFIX:
         raise DicomError(f"role must be one of {sorted(ROLE_SUFFIX)}, got {role!r}")
@@ -73,14 +108,53 @@ def bids_name(subject: str, role: str, *, echo: int | None = None, part: str | N
 
 def bids_path(bids_dir: str | os.PathLike, subject: str, role: str, *, echo: int | None = None,
               part: str | None = None, run: int | None = None, ext: str = ".nii.gz") -> Path:
-    """Path of one image (``ext=".json"`` for its sidecar) under a raw BIDS root."""
+    """Path of one image (``ext=".json"`` for its sidecar) under a raw BIDS root.
+
+    Parameters
+    ----------
+    bids_dir : path-like
+        The raw BIDS root (need not exist; nothing is read or created).
+    subject : str
+        ``"sub-01"`` or ``"01"``.
+    role : {"megre", "mese", "t2w"}
+        Series role.
+    echo, part, run
+        As for :func:`bids_name`.
+    ext : str
+        File extension with its dot: ``".nii.gz"`` (default), ``".nii"`` or ``".json"``.
+
+    Returns
+    -------
+    Path
+        ``<bids_dir>/sub-<label>/anat/<bids_name(...)><ext>``.
+
+    Raises
+    ------
+    DicomError
+        From :func:`subject_label` and :func:`bids_name`: ``subject`` is not a BIDS label,
+        ``role`` is unknown, or ``echo`` is missing for a multi-echo role.
+    """
     label = subject_label(subject)
     return Path(bids_dir) / f"sub-{label}" / "anat" / (
         bids_name(label, role, echo=echo, part=part, run=run) + ext)
 
 
 def parse_name(name: str) -> dict | None:
-    """Entities of a file name written by :func:`bids_name`, or ``None``."""
+    """Entities of a file name written by :func:`bids_name`, or ``None``.
+
+    Parameters
+    ----------
+    name : str
+        A file name (no folder), stem plus ``.nii.gz``, ``.nii`` or ``.json``.
+
+    Returns
+    -------
+    dict or None
+        ``subject`` (str, the label without ``sub-``), ``run`` and ``echo`` (int, or
+        ``None`` when absent), ``part`` (str; ``"mag"`` when absent), ``role`` (``"megre"``,
+        ``"mese"`` or ``"t2w"``) and ``ext`` (str, with its dot); ``None`` if ``name`` is
+        not of that form.
+    """
     m = _NAME.match(name)
     if m is None:
         return None
@@ -96,6 +170,26 @@ def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray, slope: float,
 
     ``data`` keeps its dtype (stored integers or float32); mm and s units. A ``.gz`` path
     gets a standard single-member gzip file.
+
+    Parameters
+    ----------
+    path : Path
+        Output file (``.nii`` or ``.nii.gz``); its folder must exist. Overwritten.
+    data : (nx, ny, nz) ndarray
+        One echo: stored integers, or float values already rescaled (physical units;
+        phase in radians).
+    affine : (4, 4) ndarray
+        Voxel index → scanner RAS coordinates, mm; written as both qform and sform (code 1).
+    slope, inter : float
+        Rescale of integer ``data`` (physical value = ``data · slope + inter``), written as
+        ``scl_slope``/``scl_inter``; must be 1 and 0 for float ``data``.
+
+    Raises
+    ------
+    ValueError
+        ``data`` is floating point and ``(slope, inter)`` is not ``(1.0, 0.0)``.
+    OSError
+        The file cannot be written (e.g. the folder does not exist).
     """
     img = nib.Nifti1Image(np.asarray(data), affine)
     header = img.header
@@ -118,7 +212,22 @@ def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray, slope: float,
 
 
 def write_json(path: Path, payload: dict) -> None:
-    """Write a sidecar: UTF-8, indented, keys in insertion order, trailing newline."""
+    """Write a sidecar: UTF-8, indented, keys in insertion order, trailing newline.
+
+    Parameters
+    ----------
+    path : Path
+        Output ``.json`` file; its folder must exist. Overwritten.
+    payload : dict
+        JSON-serialisable sidecar (times in seconds, as BIDS specifies).
+
+    Raises
+    ------
+    TypeError
+        ``payload`` holds a value JSON cannot represent.
+    OSError
+        The file cannot be written (e.g. the folder does not exist).
+    """
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

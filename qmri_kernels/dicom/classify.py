@@ -90,6 +90,18 @@ def n_slices(series: Series) -> int:
     """Number of distinct slice positions (along the first image's normal, 0.01 mm).
 
     Images without ImagePositionPatient or ImageOrientationPatient are not counted.
+
+    Parameters
+    ----------
+    series : Series
+        The images of one series and part (:class:`~qmri_kernels.dicom.group.Series`);
+        positions in LPS mm.
+
+    Returns
+    -------
+    int
+        Distinct positions along the normal of the first placed image's orientation,
+        rounded to 0.01 mm; 0 if no image has both attributes.
     """
     placed = [h for h in series.headers if h.position is not None and h.orientation is not None]
     if not placed:

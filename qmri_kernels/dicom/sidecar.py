@@ -45,7 +45,15 @@ def _text(value) -> str | None:
 
 
 def software_versions() -> dict[str, str]:
-    """Versions of the packages that shaped the output."""
+    """Versions of the packages that shaped the output.
+
+    Returns
+    -------
+    dict of str to str
+        ``qmri_kernels``, ``pydicom``, ``nibabel`` and ``numpy``, in that order, each
+        mapped to its installed version (``"unknown"`` for a package whose distribution
+        metadata is not found).
+    """
     from .. import __version__
     out = {"qmri_kernels": __version__}
     for name in ("pydicom", "nibabel", "numpy"):
@@ -58,7 +66,32 @@ def software_versions() -> dict[str, str]:
 
 def provenance(*, series_uid: str, series_number: int | None, n_images: int,
                removed: list[str], pseudonym: str, phase_convention: str | None) -> dict:
-    """The ``Provenance`` block of a sidecar (no identifying values)."""
+    """The ``Provenance`` block of a sidecar (no identifying values).
+
+    Parameters
+    ----------
+    series_uid : str
+        SeriesInstanceUID of the source series; only its SHA-256 hash is kept.
+    series_number : int or None
+        SeriesNumber of the source series.
+    n_images : int
+        Number of source DICOM images (files or frames) the series was built from.
+    removed : list of str
+        Keywords of the attributes de-identification removed (names, never values).
+    pseudonym : str
+        The subject's BIDS pseudonym, e.g. ``"sub-01"``.
+    phase_convention : str or None
+        Name of the phase convention recognised for a phase series
+        (:func:`~qmri_kernels.dicom.volume.phase_convention`); ``None`` leaves the key out.
+
+    Returns
+    -------
+    dict
+        Insertion-ordered, JSON-ready: ``Step``, ``Software`` (:func:`software_versions`),
+        ``SourceSeriesUIDHash`` (``"sha256:<hex>"``), ``SourceSeriesNumber``,
+        ``SourceImages``, ``SubjectPseudonym``, ``Deidentification`` (method, CID 7050
+        codes, removed attribute names) and, for phase, ``PhaseConvention``.
+    """
     out = {
         "Step": "qmri_kernels.dicom.ingest",
         "Software": software_versions(),

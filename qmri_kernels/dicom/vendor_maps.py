@@ -375,5 +375,18 @@ def to_si(values: np.ndarray, scaling: Scaling, *, name: str = "map") -> np.ndar
 
 
 def series_kind(series: Series) -> str | None:
-    """:func:`map_kind` of a series (its first image), ``None`` if not a map."""
+    """:func:`map_kind` of a series (its first image), ``None`` if not a map.
+
+    Parameters
+    ----------
+    series : Series
+        The images of one series and part (:class:`~qmri_kernels.dicom.group.Series`);
+        only the first header is read (all images of a series share the headers used).
+
+    Returns
+    -------
+    str or None
+        A kind of :data:`KINDS` (``"pdff"``, ``"water"``, ``"fat"``, ``"r2star"``,
+        ``"t2"``), or ``None`` if the series is not a recognised scanner-computed map.
+    """
     return map_kind(series.headers[0])

@@ -125,11 +125,20 @@ def _match_moments(draws: np.ndarray, fixed: dict[int, float], mean: float, sd: 
 def cohort_targets(seed: int = _TARGET_SEED) -> pd.DataFrame:
     """Per-patient latent severities and the muscle targets they imply.
 
+    Parameters
+    ----------
+    seed : int
+        Seed of the random draws (default 2023, the cohort's); the same seed gives the
+        same targets.
+
     Returns
     -------
-    DataFrame, one row per patient: ``activity``, ``chronicity`` (standard normal
-    latents), ``ff_biopsy_percent``, ``t2_biopsy_ms``, ``ff_contra_percent``,
-    ``t2_contra_ms`` (targets of the mean over the whole muscle).
+    pandas.DataFrame
+        One row per patient of :data:`CLINICAL` (13): ``patient``, ``activity``,
+        ``chronicity`` (correlated standard normal latents, ρ = 0.35),
+        ``ff_biopsy_percent``, ``t2_biopsy_ms``, ``ff_contra_percent`` (at least 0.5 %),
+        ``t2_contra_ms`` (targets of the mean over the whole muscle; fat fractions in
+        percent, water T2 in ms).
     """
     rng = np.random.default_rng(seed)
     n = len(CLINICAL)
@@ -178,12 +187,24 @@ def simulate_scores(targets: pd.DataFrame, seed: int = _TARGET_SEED) -> tuple[pd
     SD is the value on a 0.01 grid whose realised linearly weighted kappa is nearest the
     target.
 
+    Parameters
+    ----------
+    targets : pandas.DataFrame
+        From :func:`cohort_targets`; the columns ``patient``, ``t2_biopsy_ms`` (ms) and
+        ``ff_biopsy_percent`` (percent, positive: its logarithm is taken) are used, one row
+        per patient (at least two).
+    seed : int
+        Seed of the severity and reader-noise draws (default 2023, the cohort's).
+
     Returns
     -------
     scores : DataFrame
-        Tidy: ``patient``, ``reader`` ("R3"/"R4"), ``score``, ``value`` (int 0–4).
+        Tidy, one row per patient, reader and score of :data:`SCORES`: ``patient``,
+        ``reader`` ("R3"/"R4"), ``score``, ``value`` (int 0–4).
     tuning : DataFrame
-        Per score: reader-noise SD, target and realised kappa, mean of the reader average.
+        One row per score: ``score``, ``reader_noise_sd`` (in score points),
+        ``kappa_target``, ``kappa_simulated``, ``mean_simulated`` (mean of the two readers'
+        average) and ``mean_target``.
     """
     rng = np.random.default_rng([seed, 4])
     z_act = _standardise(targets["t2_biopsy_ms"].to_numpy())
@@ -224,7 +245,16 @@ _GIVEN_F = ("Annelise", "Briseis", "Clementine", "Delphine", "Eulalia")
 
 
 def identities() -> dict[int, Identity]:
-    """Made-up patient identities that ingest must strip (none belongs to a real person)."""
+    """Made-up patient identities that ingest must strip (none belongs to a real person).
+
+    Returns
+    -------
+    dict of int to Identity
+        One :class:`~qmri_kernels.phantom.dicom_writer.Identity` per patient number (1–13)
+        of :data:`CLINICAL`: name, patient id, birth date consistent with the age, sex,
+        accession number, institution, physicians and study date/time; seeded, the same on
+        every call.
+    """
     rng = np.random.default_rng([_TARGET_SEED, 7])
     out = {}
     m_i = f_i = 0
@@ -356,10 +386,29 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
     the patients, and a cohort whose marker differs is made again (derivatives under
     ``out`` included: they were computed from the old images).
 
+    Parameters
+    ----------
+    out : str or Path
+        Output folder; replaced as a whole when the cohort is made again. Must not hold a
+        scaling cohort (:func:`generate_scaling_cohort`).
+    matrix : (int, int)
+        In-plane matrix of every series, voxels (default 256 × 256; smaller is faster, the
+        field of view stays the same).
+    patients : list of int, optional
+        Patient numbers (1–13) to write; default all 13.
+    force : bool
+        Regenerate even if a complete cohort of the same generator and settings exists.
+
     Returns
     -------
     Path
         ``out``.
+
+    Raises
+    ------
+    ValueError
+        If ``out`` holds a scaling cohort, or ``patients`` names a patient not in
+        :data:`CLINICAL` (checked only when the cohort is to be written).
     """
     out = Path(out)
     patients = list(CLINICAL["patient"]) if patients is None else list(patients)
@@ -622,7 +671,29 @@ def generate_scaling_cohort(out: str | Path, n_subjects: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m qmri_kernels.phantom.synthetic_cohort --out data/synthetic``."""
+    """Command line: ``python -m qmri_kernels.phantom.synthetic_cohort --out data/synthetic``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (``--out``, ``--matrix``, ``--patients``, ``--n-subjects``, ``--force``);
+        default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status, 0 once the cohort is written (or found complete).
+
+    Raises
+    ------
+    SystemExit
+        From :mod:`argparse`: status 2 for invalid arguments, ``--patients`` together with
+        ``--n-subjects``, or a scaling cohort :func:`generate_scaling_cohort` refuses
+        (its ``ValueError`` message is shown); status 0 after ``--help``.
+    ValueError
+        From :func:`generate_cohort`: ``--patients`` names a patient not in the cohort, or
+        ``--out`` holds a scaling cohort.
+    """
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", help="output folder (default: data/synthetic, or data/scaling "
                                   "with --n-subjects)")
