@@ -46,6 +46,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from _report import load_average as _load, verdict as _verdict, way as _way
 from qmri_kernels.fatwater import FatWaterModel, load_megre, measure_throughput
 from qmri_kernels.manifest import load_manifest
 from qmri_kernels.physics import DEFAULT_FAT_SPECTRUM, WATER_PPM
@@ -58,22 +59,6 @@ TARGET_RATIO_REFERENCE = 100.0
 TARGET_THREAD_SPEEDUP = 1.8
 TARGET_LARGE_FRACTION = 0.9
 RUNNER = Path(__file__).with_name("_hmrgc_runner.py")
-
-
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "NOT MET"
-
-
-def _way(ratio: float) -> str:
-    """'N× faster' for a speed ratio ≥ 1, else 'N× slower' (never a ratio below 1)."""
-    return f"{ratio:,.1f}× faster" if ratio >= 1 else f"{1 / ratio:,.1f}× slower"
-
-
-def _load() -> str:
-    try:
-        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "load average unavailable"
 
 
 def _stage_times(model, sig, mask) -> dict[str, float]:

@@ -67,6 +67,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from _report import load_average as _load, verdict as _verdict, way as _way
 from qmri_kernels.phantom import PROTOCOL, make_subject, series_grid
 from qmri_kernels.phantom.scanner_physics import DEFAULT_SCANNER
 from qmri_kernels.t2 import EPGT2Model, map_water_t2
@@ -78,22 +79,6 @@ TARGET_RATIO_MYOQMRI = 10.0
 CONVERSION_T2, CONVERSION_B1 = 0.035, 1.0
 #: MyoQMRI's dictionary limits (ms): its T2 grid spans them in 60 steps.
 MYOQMRI_T2_LIMITS = (15, 150)
-
-
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "NOT MET"
-
-
-def _way(ratio: float) -> str:
-    """'N× faster' for a speed ratio ≥ 1, else 'N× slower' (never a ratio below 1)."""
-    return f"{ratio:,.1f}× faster" if ratio >= 1 else f"{1 / ratio:,.1f}× slower"
-
-
-def _load() -> str:
-    try:
-        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "load average unavailable"
 
 
 def _errors(est_s, truth_s) -> tuple[float, float]:
