@@ -805,15 +805,18 @@ def _gauss_newton(yv, m, phi, x, y, b1_known, water, fat, max_iter, ev, ev2, cw,
 
 
 @njit(inline="always", **_FAST)
-def fit_voxel(yv, y32, m, phi, y_fixed, water, fat, cww, cwf, cff, stride_t2, stride_b1,
-              max_iter, coarse, acc, score, ev, ev2, cw, lm, amp, amp2, gh, gh2, out):
+def fit_voxel(yv, y32, m, phi, y_fixed, water, fat, cww, cwf, cff, strides, max_iter,
+              coarse_free, coarse_fixed, acc, score, ev, ev2, cw, lm, amp, amp2, gh, gh2,
+              out):
     """Fit one voxel; ``out`` = [x, y, a_w, a_f, cost, iterations].
 
     ``yv`` (N,) float64 and ``y32`` (N',) float32 (zero from echo ``m`` on) copies of its
     echoes; ``phi``: fixed fat share or NaN (free); ``y_fixed``: B1 in index units or NaN
-    (free); ``coarse``: from ``coarse_tables``; the rest is scratch (``acc``, ``score``
-    of ``coarse_search``; ``ev``, ``ev2``, ``cw``, ``gh``, ``gh2`` of ``_gauss_newton``;
-    ``lm`` (13, N), ``cw[:4]`` of ``_levenberg_marquardt``).
+    (free); ``strides``: the coarse strides (T2, B1) with the share free, then with it
+    fixed; ``coarse_free``, ``coarse_fixed``: from ``coarse_tables`` at those strides;
+    the rest is scratch (``acc``, ``score`` of ``coarse_search``, sized for the larger
+    table; ``ev``, ``ev2``, ``cw``, ``gh``, ``gh2`` of ``_gauss_newton``; ``lm`` (13, N),
+    ``cw[:4]`` of ``_levenberg_marquardt``).
 
     Start: with B1 given, the scalar ``_coarse_search`` along its column; else the
     vectorised ``coarse_search``, then with the share fixed the vertex of the parabolas
@@ -826,6 +829,14 @@ def fit_voxel(yv, y32, m, phi, y_fixed, water, fat, cww, cwf, cff, stride_t2, st
     nb = water.shape[1]
     free = math.isnan(phi)
     b1_known = not math.isnan(y_fixed)
+    if free:
+        stride_t2 = strides[0]
+        stride_b1 = strides[1]
+        coarse = coarse_free
+    else:
+        stride_t2 = strides[2]
+        stride_b1 = strides[3]
+        coarse = coarse_fixed
     if b1_known:
         y_fixed = min(max(y_fixed, 1.0), nb - 2.0)
         j_fixed = int(math.floor(y_fixed + 0.5))
@@ -871,22 +882,24 @@ _CHUNK = 128
 
 
 @njit(cache=True, parallel=True)
-def fit_kernel(data, m, phi, y_fixed, water, fat, cww, cwf, cff, stride_t2, stride_b1,
-               max_iter):
+def fit_kernel(data, m, phi, y_fixed, water, fat, cww, cwf, cff, strides, max_iter):
     """Fit every voxel: ``data`` (V, N) float32, ``m`` (V,) echoes used, ``phi`` (V,) fixed
-    fat share or NaN (free), ``y_fixed`` (V,) B1 in index units or NaN (free).
-    Returns (V, 6): x, y, a_w, a_f, cost, iterations."""
+    fat share or NaN (free), ``y_fixed`` (V,) B1 in index units or NaN (free);
+    ``strides``: the coarse search's (T2, B1) strides with the share free, then with it
+    fixed (four ints). Returns (V, 6): x, y, a_w, a_f, cost, iterations."""
     nv = data.shape[0]
     nn = data.shape[1]
     out = np.empty((nv, 6))
-    coarse = coarse_tables(water, fat, cww, cwf, cff, stride_t2, stride_b1)
-    n_atoms = coarse[3].shape[1]
-    n_pad = coarse[2].shape[0]
+    coarse_free = coarse_tables(water, fat, cww, cwf, cff, strides[0], strides[1])
+    coarse_fixed = coarse_tables(water, fat, cww, cwf, cff, strides[2], strides[3])
+    n_atoms = max(coarse_free[3].shape[1], coarse_fixed[3].shape[1])
+    n_acc = max(coarse_free[2].shape[1], coarse_fixed[2].shape[1])
+    n_pad = coarse_free[2].shape[0]
     n_chunks = (nv + _CHUNK - 1) // _CHUNK
     for ch in prange(n_chunks):
         yv = np.empty(nn)
         y32 = np.zeros(n_pad, dtype=np.float32)
-        acc = np.empty(coarse[2].shape[1], dtype=np.float32)
+        acc = np.empty(n_acc, dtype=np.float32)
         score = np.empty(n_atoms, dtype=np.float32)
         ev = np.empty((5, nn))
         ev2 = np.empty((5, nn))
@@ -901,7 +914,7 @@ def fit_kernel(data, m, phi, y_fixed, water, fat, cww, cwf, cff, stride_t2, stri
             for n in range(nn):
                 yv[n] = data[v, n]
                 y32[n] = data[v, n] if n < mv else 0.0
-            fit_voxel(yv, y32, mv, phi[v], y_fixed[v], water, fat, cww, cwf, cff,
-                      stride_t2, stride_b1, max_iter, coarse, acc, score, ev, ev2, cw, lm,
-                      amp, amp2, gh, gh2, out[v])
+            fit_voxel(yv, y32, mv, phi[v], y_fixed[v], water, fat, cww, cwf, cff, strides,
+                      max_iter, coarse_free, coarse_fixed, acc, score, ev, ev2, cw, lm, amp,
+                      amp2, gh, gh2, out[v])
     return out

@@ -55,15 +55,18 @@ def prepare(magnitude, mask, n_echoes: int, n_params: int):
             if not np.all((m == 0) | (m == 1)):
                 raise ValueError("mask must be boolean (or 0/1)")
             m = m.astype(bool)
-    data = np.ascontiguousarray(mag[m], dtype=np.float32)
+    data = np.ascontiguousarray(mag.reshape(-1, n_echoes) if m.all() else mag[m],
+                                dtype=np.float32)
     if data.size:
-        if np.isnan(data).any():
+        # two reductions instead of a pass per check: NaN propagates through min and max
+        lo, hi = float(data.min()), float(data.max())
+        if np.isnan(lo) or np.isnan(hi):
             raise ValueError("magnitude contains NaN inside the mask")
-        if not np.isfinite(data).all():
+        if np.isinf(hi) or np.isinf(lo):
             raise ValueError("magnitude contains inf inside the mask")
-        if (data < 0).any():
+        if lo < 0:
             raise ValueError(f"magnitude must be >= 0 (magnitude images), got minimum "
-                             f"{float(data.min())} inside the mask")
+                             f"{lo} inside the mask")
     return data, m
 
 
@@ -108,7 +111,10 @@ def echoes_above_floor(data: np.ndarray, sigma: np.ndarray | None, minimum: int,
 
 def unflatten(values: np.ndarray, mask: np.ndarray, fill: float = np.nan) -> np.ndarray:
     """Scatter (V, ...) values back into a volume of ``mask.shape + values.shape[1:]``."""
-    out = np.full(mask.shape + values.shape[1:], fill, dtype=np.float64)
-    out[mask] = values
+    if mask.all():
+        out = np.array(values, dtype=np.float64).reshape(mask.shape + values.shape[1:])
+    else:
+        out = np.full(mask.shape + values.shape[1:], fill, dtype=np.float64)
+        out[mask] = values
     out.setflags(write=False)
     return out

@@ -15,9 +15,11 @@ import pytest
 from qmri_kernels.t2 import EPGT2Model
 from qmri_kernels.t2 import _epg_fit_kernels as K
 from qmri_kernels.t2._reference import fit_epg_voxel
+from qmri_kernels.t2.epg_model import _STRIDES
 
 ESP, N = 0.007, 8
-STRIDES = (6, 8)
+#: The coarse strides (T2, B1) the model uses with the share free and fixed.
+STRIDES_FREE, STRIDES_FIXED = _STRIDES[:2], _STRIDES[2:]
 
 
 def _rician(y, sigma, rng):
@@ -42,10 +44,10 @@ def voxels(model):
     return y, ff
 
 
-def _scalar_coarse(yv, m, phi, tables):
+def _scalar_coarse(yv, m, phi, tables, strides):
     water, fat, cww, cwf, cff = tables
     return K._grid_search(yv, m, phi, water, fat, cww, cwf, cff, 1, water.shape[0] - 1,
-                          STRIDES[0], 1, water.shape[1] - 1, STRIDES[1])
+                          strides[0], 1, water.shape[1] - 1, strides[1])
 
 
 def _atom_cost(yv, m, phi, tables, i, j):
@@ -62,7 +64,8 @@ def _atom_cost(yv, m, phi, tables, i, j):
 @pytest.mark.parametrize("fixed", [True, False])
 def test_vectorised_coarse_search_matches_scalar_search(model, voxels, fixed):
     tables = model._tables()
-    coarse = K.coarse_tables(*tables, *STRIDES)
+    strides = STRIDES_FIXED if fixed else STRIDES_FREE
+    coarse = K.coarse_tables(*tables, *strides)
     ci, cj = coarse[0], coarse[1]
     ncol = coarse[3].shape[1] // cj.size
     acc = np.empty(coarse[2].shape[1], np.float32)
@@ -78,7 +81,7 @@ def test_vectorised_coarse_search_matches_scalar_search(model, voxels, fixed):
         y32[:m] = y[v, :m]
         a = K.coarse_search(y32, m, phi, coarse, acc, score)
         i, j = ci[a % ncol], cj[a // ncol]
-        si, sj = _scalar_coarse(yv, m, phi, tables)
+        si, sj = _scalar_coarse(yv, m, phi, tables, strides)
         c_vec = _atom_cost(yv, m, phi, tables, i, j)
         c_ref = _atom_cost(yv, m, phi, tables, si, sj)
         # the same atom, or one whose cost differs by single-precision rounding only
@@ -169,9 +172,9 @@ def test_fewer_echoes_equal_a_shorter_train(model, voxels):
     sel = np.arange(60)
     nan = np.full(sel.size, np.nan)
     for phi in (ff[sel], nan):
-        full = K.fit_kernel(y[sel], np.full(sel.size, m), phi, nan, *tables, *STRIDES, 30)
+        full = K.fit_kernel(y[sel], np.full(sel.size, m), phi, nan, *tables, _STRIDES, 30)
         part = K.fit_kernel(np.ascontiguousarray(y[sel, :m]), np.full(sel.size, m), phi,
-                            nan, *tables_short, *STRIDES, 30)
+                            nan, *tables_short, _STRIDES, 30)
         np.testing.assert_allclose(full[:, :5], part[:, :5], rtol=1e-6, atol=1e-6)
 
 
@@ -185,8 +188,8 @@ def test_kernel_reaches_the_minimum_of_an_exhaustive_search(model, voxels, fixed
     nan = np.full(n, np.nan)
     m = np.full(n, N)
     tables = model._tables()
-    fast = K.fit_kernel(y[sel], m, phi, nan, *tables, *STRIDES, 30)
-    full = K.fit_kernel(y[sel], m, phi, nan, *tables, 1, 1, 100)
+    fast = K.fit_kernel(y[sel], m, phi, nan, *tables, _STRIDES, 30)
+    full = K.fit_kernel(y[sel], m, phi, nan, *tables, (1, 1, 1, 1), 100)
     rel = (fast[:, 4] - full[:, 4]) / np.maximum(full[:, 4], 1e-12)
     if fixed:
         # the same minimum (to 1e-5 of the cost; Gauss-Newton creeps along the flattest
