@@ -41,10 +41,10 @@ __all__ = ["EPGT2Model", "EPGT2Fit", "DEFAULT_SLICE_PROFILE", "SLICE_PROFILE_OPT
 # of an exhaustive search for > 99 % of voxels (the rest sit at the B1 bound, near-mirror
 # solutions the smooth-B1 second pass removes). With the share fixed (one basis column,
 # a smoother cost): every 9th T2 and 12th B1 atom, then Gauss-Newton from the parabola
-# vertex; against the exhaustive search it misses the global minimum as often as the
-# free-share strides do (0.25 % vs 0.15 % of 2,000 simulated muscle voxels; 1.5 % of
-# both on the wide-range test voxels of tests/t2/test_epg_fit_kernels.py) at half the
-# atoms.
+# vertex; against an exhaustive search it misses the global minimum about as often as
+# the (6, 8) strides do (0.25 % vs 0.13 % of 4,000 simulated muscle voxels, 2.0 % vs
+# 1.75 % of the wide-range test voxels of tests/t2/test_epg_fit_kernels.py) with half
+# the atoms, and the fit is about a fifth faster.
 _STRIDES = (6, 8, 9, 12)
 
 #: Slice-profile settings of the default model: the keyword arguments of
