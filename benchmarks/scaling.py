@@ -37,8 +37,8 @@ finishes at a rate (subjects per second)
   worker has its own cores, so this is conservative for workers on different hosts;
 - o: scheduler overhead per task (measured with empty tasks): the scheduler dispatches
   tasks one after the other, so it caps the rate at 1 / o;
-- d: bytes a subject moves over the shared filesystem (DICOM read + derivatives written,
-  measured; intermediate maps read back by later stages are counted once more), and B the
+- d: bytes a subject moves over the shared filesystem (DICOM read, raw NIfTI dataset and
+  derivatives written, measured; intermediate maps read back by later stages are counted once more), and B the
   filesystem's aggregate bandwidth (``--fs-mb-per-s``, an assumption: 500 MB/s is a
   modest NFS server; a parallel filesystem gives several GB/s).
 
@@ -103,6 +103,7 @@ def _dir_bytes(path: Path) -> int:
 def _manifest(cohort: Path, name: str) -> Path:
     doc = yaml.safe_load((cohort / "data_manifest.yaml").read_text())
     doc["derivatives"] = f"derivatives/{name}"
+    doc["rawdata"] = f"rawdata-{name}"         # each run ingests into its own raw dataset
     doc["score_store"] = f"derivatives/{name}_scores.sqlite"
     path = cohort / f"bench_{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -155,8 +156,11 @@ def _measure(cohort: Path, subjects: list[str], warmup: list[str], workers: int,
 
 
 def _data_per_subject(cohort: Path, name: str, ids: list[str]) -> tuple[float, float]:
+    """Mean bytes per subject: DICOM read; raw dataset + derivatives written."""
     dicom = statistics.mean(_dir_bytes(cohort / "sourcedata" / f"sub-{s}") for s in ids)
-    out = statistics.mean(_dir_bytes(cohort / "derivatives" / name / f"sub-{s}") for s in ids)
+    out = statistics.mean(_dir_bytes(cohort / f"rawdata-{name}" / f"sub-{s}")
+                          + _dir_bytes(cohort / "derivatives" / name / f"sub-{s}")
+                          for s in ids)
     return dicom, out
 
 
@@ -214,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     overhead = two["overhead_s_per_task"]
     print(f"scheduler overhead: {overhead * 1e3:.2f} ms per task ({EMPTY_TASKS} empty tasks, "
           f"2 workers), round trip of one empty task {two['round_trip_s'] * 1e3:.1f} ms")
-    print(f"data per subject: DICOM {d_in / 1e6:.1f} MB read, derivatives "
+    print(f"data per subject: DICOM {d_in / 1e6:.1f} MB read, raw dataset + derivatives "
           f"{d_out / 1e6:.1f} MB written")
     failed = sorted({s for r in runs for s in r["failed"]})
     if failed:

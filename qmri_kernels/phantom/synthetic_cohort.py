@@ -25,10 +25,13 @@ as a scaling cohort in its files, and never mixed with the paper's 13 patients.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -366,6 +369,37 @@ def _ideal_iq_series(subject, proto, grid, truth: dict, seed: int) -> list[tuple
     return [(proto, d, grid, ge_stored(d.kind, maps[d.kind])) for d in IDEAL_IQ_MAPS]
 
 
+@contextlib.contextmanager
+def _one_writer(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out`` + ``.lock`` (``flock``): one writer per cohort.
+
+    A second generator of the same folder (a book build and a pipeline started together)
+    waits, then finds the cohort complete and keeps it. The lock is released when the
+    process exits, however it exits.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_name(out.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by the finished ``tmp``: the old folder is renamed aside before the
+    new one is renamed in and deleted after, so that ``out`` is missing only between two
+    renames, never half deleted."""
+    old = out.with_name(out.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
 def _completion_marker(matrix, patients) -> str:
     """Content of ``.complete``: what made the cohort (see :func:`generate_cohort`)."""
     return (f"complete\ngenerator {code_digest(GENERATOR_SOURCES)}\n"
@@ -384,7 +418,9 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
     generator code or settings: the ``.complete`` marker records the digest of the
     generator's sources (:data:`qmri_kernels.provenance.GENERATOR_SOURCES`), the matrix and
     the patients, and a cohort whose marker differs is made again (derivatives under
-    ``out`` included: they were computed from the old images).
+    ``out`` included: they were computed from the old images). One writer at a time: a
+    second call for the same folder (e.g. from another process) waits on a lock file
+    beside it (``out`` + ``.lock``), then keeps what the first one wrote.
 
     Parameters
     ----------
@@ -411,6 +447,13 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
         :data:`CLINICAL` (checked only when the cohort is to be written).
     """
     out = Path(out)
+    with _one_writer(out):
+        return _generate_cohort(out, matrix, patients, force)
+
+
+def _generate_cohort(out: Path, matrix: tuple[int, int], patients: list[int] | None,
+                     force: bool) -> Path:
+    """The body of :func:`generate_cohort`, run while holding the writer's lock."""
     patients = list(CLINICAL["patient"]) if patients is None else list(patients)
     marker = _completion_marker(matrix, patients)
     done = out / ".complete"
@@ -452,9 +495,7 @@ def generate_cohort(out: str | Path, matrix: tuple[int, int] = DEFAULT_MATRIX,
          "protocol": {k: {kk: vv for kk, vv in asdict(v).items() if kk != "extra"}
                       for k, v in PROTOCOL.items()}}, indent=1, sort_keys=True))
     (tmp / ".complete").write_text(marker)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    _swap_in(tmp, out)
     return out
 
 
@@ -600,8 +641,9 @@ def generate_scaling_cohort(out: str | Path, n_subjects: int,
     ``out/data_manifest.yaml``, so that the pipeline runs on it directly; the files say it
     is a scaling cohort (``truth/generator.json``, the ``cohort`` column of
     ``sourcedata/clinical.csv``, the manifest's header). There are no pathology scores.
-    Written atomically; an existing complete scaling cohort made by the same generator
-    code and settings is kept unless ``force``.
+    Written atomically, one writer at a time (as :func:`generate_cohort`); an existing
+    complete scaling cohort made by the same generator code and settings is kept unless
+    ``force``.
 
     Parameters
     ----------
@@ -625,6 +667,13 @@ def generate_scaling_cohort(out: str | Path, n_subjects: int,
         If ``n_subjects`` is out of range or ``out`` holds the paper's cohort.
     """
     out = Path(out)
+    with _one_writer(out):
+        return _generate_scaling_cohort(out, n_subjects, matrix, force)
+
+
+def _generate_scaling_cohort(out: Path, n_subjects: int, matrix: tuple[int, int],
+                             force: bool) -> Path:
+    """The body of :func:`generate_scaling_cohort`, run while holding the writer's lock."""
     n = _check_n_subjects(n_subjects)
     _refuse_other_cohort(out, scaling=True)
     marker = (f"complete\n{_SCALING_TAG}\ngenerator {code_digest(GENERATOR_SOURCES)}\n"
@@ -664,9 +713,7 @@ def generate_scaling_cohort(out: str | Path, n_subjects: int,
                       for k, v in PROTOCOL.items()}}, indent=1, sort_keys=True))
     (tmp / "data_manifest.yaml").write_text(_scaling_manifest(n, targets))
     (tmp / ".complete").write_text(marker)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    _swap_in(tmp, out)
     return out
 
 

@@ -156,3 +156,23 @@ def test_the_scanner_exports_its_ideal_iq_maps_ge_style(small_cohort):
     muscle = np.isin(truth["labels"][..., k], [lab.index for lab in muscle_labels()])
     err = ff[muscle] - truth["pdff"][..., k][muscle]
     assert abs(err.mean()) < 0.02 and 0 < err.std() < 0.05   # its own noise and bias
+
+
+def test_two_writers_at_once_leave_one_complete_cohort(tmp_path):
+    """Two processes generating the same folder together: one writes, the other waits and
+    keeps it; nothing is left half deleted or half written."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "synthetic"
+    code = ("import sys; from qmri_kernels.phantom.synthetic_cohort import generate_cohort; "
+            f"generate_cohort(sys.argv[1], matrix={SMALL!r}, patients=[1])")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [r[1][-2000:] for r in results]
+    # one process simulated the subject, the other found the cohort complete
+    assert sum("sub-01:" in r[0] for r in results) == 1, [r[0] for r in results]
+    assert (out / ".complete").exists()
+    assert (out / "sourcedata" / "sub-01" / "dicom").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["synthetic", "synthetic.lock"]
