@@ -314,9 +314,10 @@ def ensure_ingested(manifest, subject: str, *, force: bool = False) -> StageResu
     derivative root is linked to it (``DatasetLinks``, so the maps' ``bids:raw:...``
     sources resolve). Files earlier versions left in the derivative root are removed: the
     ingested images, and the B0 and mono-exponential T2 maps under their old names
-    (``fmap/sub-XX_fieldmap``, ``anat/sub-XX_T2map``). The digests of the DICOM folder's files and the manifest's series overrides
-    are kept in ``<derivatives>/.provenance/sub-XX_ingest.json``; a changed file (a
-    re-export), an added or removed one, or a changed override ingests again.
+    (``fmap/sub-XX_fieldmap``, ``anat/sub-XX_T2map``). The digests of the DICOM folder's
+    files, the manifest's series overrides and the names of the images written are kept
+    in ``<derivatives>/.provenance/sub-XX_ingest.json``; a changed file (a re-export), an
+    added or removed one, a changed override or a missing image ingests again.
 
     Parameters
     ----------
@@ -358,7 +359,11 @@ def ensure_ingested(manifest, subject: str, *, force: bool = False) -> StageResu
               "InputDigests": {p.relative_to(entry.dicom_root).as_posix(): file_digest(p)
                                for p in _dicom_files(entry.dicom_root)}}
     previous = json.loads(record_path.read_text()) if record_path.is_file() else None
-    computed = force or not existing() or previous != record
+    # up to date: the same inputs, and the images the last ingest wrote are all there (a
+    # subject exported with the scanner's maps only has none, and is not ingested again)
+    up_to_date = (previous is not None and previous.get("Images") == sorted(existing())
+                  and {k: v for k, v in previous.items() if k != "Images"} == record)
+    computed = force or not up_to_date
     if computed:
         try:
             ingest(entry.dicom_root, manifest.rawdata, entry.id, roles=entry.roles(),
@@ -368,6 +373,7 @@ def ensure_ingested(manifest, subject: str, *, force: bool = False) -> StageResu
                 raise StageInputError(f"manifest {manifest.path}: {entry.bids_id}.series: "
                                       f"{exc}") from exc
             raise
+        record["Images"] = sorted(existing())
         record_path.parent.mkdir(parents=True, exist_ok=True)
         D.write_text_atomic(record_path, json.dumps(record, indent=1) + "\n")
     # files earlier versions wrote into the derivative root: the ingested images (now in

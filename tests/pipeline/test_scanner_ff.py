@@ -78,3 +78,34 @@ def test_scanner_and_fit_compared_muscle_by_muscle_without_truth(write_manifest)
     assert summary.loc["all muscles", "n"] == len(table)
     assert abs(summary.loc["all muscles", "bias_pp"]) < 2.0
     assert 0 < summary.loc["all muscles", "sd_pp"] < 3.0
+
+
+def test_a_subject_with_only_the_scanners_maps_is_ingested_once(tiny_cohort, tmp_path):
+    """An export of the scanner's maps alone writes no images to the raw dataset; the next
+    call finds the ingest up to date all the same."""
+    from qmri_kernels.pipeline import ensure_ingested
+
+    src = tiny_cohort / "sourcedata" / "sub-13" / "dicom"
+    dst = tmp_path / "dicom"
+    maps = {f"SE{100 * PROTOCOL['megre'].series_number + k:04d}" for k in range(1, 5)}
+    shutil.copytree(src, dst, ignore=lambda d, names: [
+        n for n in names if n.startswith("SE") and n not in maps])
+    assert any(dst.rglob("*.dcm")) or any(p.is_file() for p in dst.rglob("*"))
+    doc = {"version": 1, "synthetic": True, "root": str(tiny_cohort),
+           "clinical_table": "sourcedata/clinical.csv",
+           "scores": "sourcedata/scores_pathology.csv",
+           "score_store": "derivatives/maps_only_scores.sqlite",
+           "derivatives": "derivatives/maps_only", "rawdata": "rawdata_maps_only",
+           "truth": "truth",
+           "subjects": [{"id": "32", "dicom_root": str(dst), "biopsy_muscle": "VL",
+                         "biopsy_side": "right"}]}
+    path = tiny_cohort / "manifest_maps_only.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    manifest = load_manifest(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DicomWarning)
+        first = ensure_ingested(manifest, "32")
+        second = ensure_ingested(manifest, "32")
+    assert first.computed and not second.computed
+    assert first.paths == {} and second.paths == {}
+    assert D.map_exists(manifest.derivatives, "32", "scanner_pdff")
