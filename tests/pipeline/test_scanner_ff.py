@@ -109,3 +109,20 @@ def test_a_subject_with_only_the_scanners_maps_is_ingested_once(tiny_cohort, tmp
     assert first.computed and not second.computed
     assert first.paths == {} and second.paths == {}
     assert D.map_exists(manifest.derivatives, "32", "scanner_pdff")
+
+
+def test_the_sentence_says_which_way_and_whether_it_grows():
+    import pandas as pd
+
+    from qmri_kernels.pipeline.scanner_ff import scanner_ff_sentence
+
+    fit = np.array([2.0, 4.0, 6.0, 8.0, 10.0, 12.0])
+    lower = pd.DataFrame({"difference_pp": -0.1 * fit, "fit_ff_percent": fit})
+    text = scanner_ff_sentence(lower)
+    assert "reads lower" in text and "0.7 percentage points" in text
+    assert "in 6 of 6 muscle ROIs" in text and "grows with fat fraction" in text
+    flat = pd.DataFrame({"difference_pp": [0.5, -0.2, 0.4, 0.1, -0.3, 0.6],
+                         "fit_ff_percent": fit})
+    assert "with fat fraction" not in scanner_ff_sentence(flat)
+    empty = pd.DataFrame({"difference_pp": [np.nan], "fit_ff_percent": [3.0]})
+    assert scanner_ff_sentence(empty).startswith("No muscle ROI")
