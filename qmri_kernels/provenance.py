@@ -18,10 +18,11 @@ __all__ = ["code_digest", "PACKAGE_DIR", "GENERATOR_SOURCES"]
 PACKAGE_DIR: Path = Path(__file__).resolve().parent
 
 #: What the synthetic-cohort generator is made of (its imports, followed by hand): the
-#: phantom, the shared vocabulary (label table, grids, subject ids) and the physics, fat
-#: saturation, fat-water signal, EPG and statistics it uses.
-GENERATOR_SOURCES: tuple[str, ...] = ("phantom", "labels.py", "grids.py", "subject_id.py",
-                                      "physics.py", "fatsat.py", "fatwater", "t2", "stats")
+#: phantom, the paper's tables, the shared vocabulary (label table, grids, subject ids) and
+#: the physics, fat saturation, fat-water signal, EPG and statistics it uses.
+GENERATOR_SOURCES: tuple[str, ...] = ("phantom", "paper.py", "labels.py", "grids.py",
+                                      "subject_id.py", "physics.py", "fatsat.py", "fatwater",
+                                      "t2", "stats")
 
 _SUFFIXES = (".py", ".pt", ".json", ".tsv", ".yaml", ".csv")
 

@@ -39,6 +39,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from ..paper import TABLE1
 from ..provenance import GENERATOR_SOURCES, code_digest
 from ..stats import weighted_kappa
 from .dicom_writer import Identity, write_study
@@ -51,26 +52,9 @@ __all__ = ["CLINICAL", "COHORT_SEEDS", "SCORES", "cohort_targets", "simulate_sco
            "identities", "generate_cohort", "SCALING_FIRST_SEED", "scaling_subject_ids",
            "scaling_targets", "generate_scaling_cohort", "main"]
 
-#: Wang et al. 2023, Table 1 (public, non-identifying clinical summary).
-CLINICAL = pd.DataFrame(
-    [
-        (1, "M", 50, "Myalgia, muscle weakness", 2, 2146, "Myogenic damage", 23, "left", "RF", "PM"),
-        (2, "M", 51, "Skin rash, muscle weakness, SOB", 9, 27, "Myogenic damage", 9, "right", "RF", "DM"),
-        (3, "M", 23, "Myalgia, muscle weakness, dysphagia", 2, 8225, "Myogenic damage", 25, "left", "RF", "DM"),
-        (4, "M", 15, "Skin rash and muscle weakness", 2, 37, "Myogenic damage", 5, "left", "RF", "DM"),
-        (5, "M", 50, "Myalgia, muscle weakness", 96, 1761, "-", 4, "left", "RF", "PM"),
-        (6, "F", 24, "Muscle weakness", 1, 7792, "Myogenic damage", 25, "left", "RF", "IMNM"),
-        (7, "F", 72, "Muscle weakness", 1, 256, "Myogenic damage", 30, "right", "RF", "PM"),
-        (8, "F", 25, "Skin rash, muscle weakness", 108, 504, "Myogenic damage", 4, "left", "RF", "ASS"),
-        (9, "M", 67, "Muscle weakness, SOB", 1, 17, "Normal", 8, "left", "RF", "DM"),
-        (10, "F", 66, "Muscle weakness, SOB", 4, 26, "Myogenic damage", 3, "left", "RF", "PM"),
-        (11, "M", 32, "Skin rash, muscle weakness", 5, 1762, "Myogenic damage", 10, "left", "RF", "DM"),
-        (12, "F", 19, "Skin rash, muscle weakness", 2, 10378, "-", 29, "left", "RF", "DM"),
-        (13, "M", 65, "Myalgia, muscle weakness", 36, 866, "Myogenic damage", 10, "right", "VL", "DM"),
-    ],
-    columns=["patient", "sex", "age_years", "chief_complaint", "course_months", "ck_u_per_l",
-             "electromyography", "mri_to_biopsy_days", "biopsy_side", "biopsy_muscle", "diagnosis"],
-)
+#: Wang et al. 2023, Table 1 (public, non-identifying clinical summary): the cohort's
+#: clinical table is the paper's (:data:`qmri_kernels.paper.TABLE1`).
+CLINICAL: pd.DataFrame = TABLE1.copy()
 
 #: Phantom seed of each cohort subject (segmentation training uses seeds ≥ 100000).
 COHORT_SEEDS: dict[int, int] = {p: 100 + p for p in range(1, 14)}
