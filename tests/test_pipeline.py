@@ -129,9 +129,9 @@ def test_maps_made_by_other_code_are_made_again(manifest, monkeypatch):
     from qmri_kernels.pipeline import stages
 
     first = pipeline.fat_water_maps(manifest, "01")
-    assert first.sidecars["pdff"]["StageSettings"]["CodeDigest"] == stages.code_digest()
+    assert first.sidecars["pdff"]["StageSettings"]["CodeDigest"] == stages._code_digest()
     assert not pipeline.fat_water_maps(manifest, "01").computed
-    monkeypatch.setattr(stages, "code_digest", lambda: "0123456789abcdef")
+    monkeypatch.setattr(stages, "_code_digest", lambda: "0123456789abcdef")
     again = pipeline.fat_water_maps(manifest, "01")
     assert again.computed
     assert again.sidecars["pdff"]["StageSettings"]["CodeDigest"] == "0123456789abcdef"

@@ -8,8 +8,9 @@ it needs first, which are themselves cached — and writes them all-or-nothing
 whose maps are exactly what is on disk.
 
 A stage recomputes when its outputs are missing, ``force`` is set, its settings changed
-(the manifest's ``acquisition``, label transfer), the library's code changed
-(:func:`qmri_kernels.provenance.code_digest`), or **any file it read changed**: each
+(the manifest's ``acquisition``, label transfer), the code the stages run changed
+(:func:`qmri_kernels.provenance.code_digest` of this module's import closure: a changed
+statistic or figure leaves the maps cached), or **any file it read changed**: each
 sidecar records the SHA-256 of every input (``InputDigests``: the DICOM files for ingest,
 the ingested images and upstream maps for the fits, a reader's labels for the transfer),
 and a stage first brings its upstream stages up to date, then compares. So a re-exported
@@ -54,7 +55,7 @@ from ..dicom import DicomError, bids_path, ingest, load_series
 from ..dicom.bids import parse_name
 from ..grids import Grid
 from ..labels import label_index, muscle_labels
-from ..provenance import code_digest
+from ..provenance import code_digest, import_closure
 from .body import body_mask
 
 __all__ = ["StageResult", "ensure_ingested", "fat_water_maps", "segmentation",
@@ -214,6 +215,14 @@ def _up_to_date(root: Path, subject: str, names: tuple[str, ...], wanted: dict,
     return len(runs) == 1 and None not in runs
 
 
+def _code_digest() -> str:
+    """Digest of the library code the pipeline's stages can run: the files this module
+    imports, followed transitively (:func:`qmri_kernels.provenance.import_closure`: the
+    kernels, the network and its weights, DICOM, masks; not the statistics, figures or
+    readers' widgets, whose changes leave the cached maps valid)."""
+    return code_digest(import_closure(("pipeline/stages.py",)))
+
+
 def _cached(stage: str, manifest, subject: str, names: Iterable[str], force: bool,
             compute: Callable[[Any], Mapping[str, tuple]],
             settings: Mapping[str, Any] | None = None,
@@ -229,9 +238,9 @@ def _cached(stage: str, manifest, subject: str, names: Iterable[str], force: boo
     entry = manifest.subject(subject)
     root = manifest.derivatives
     names = tuple(names)
-    # what made the maps: the settings, the library's code (a changed kernel or network
-    # makes every cached map stale) and the content of every file read
-    wanted = json.loads(json.dumps({**(settings or {}), "CodeDigest": code_digest()}))
+    # what made the maps: the settings, the code the stages run (a changed kernel or
+    # network makes every cached map stale) and the content of every file read
+    wanted = json.loads(json.dumps({**(settings or {}), "CodeDigest": _code_digest()}))
     digests = _input_digests(manifest, inputs(entry)) if inputs is not None else {}
     computed = force or not _up_to_date(root, entry.id, names, wanted, digests)
     if computed:
@@ -355,7 +364,7 @@ def ensure_ingested(manifest, subject: str, *, force: bool = False) -> StageResu
         return {p.name: p for p in sorted(anat.iterdir()) if parse_name(p.name) is not None}
 
     record_path = _ingest_record(manifest, entry)
-    record = {"Series": dict(sorted(entry.series.items())), "CodeDigest": code_digest(),
+    record = {"Series": dict(sorted(entry.series.items())), "CodeDigest": _code_digest(),
               "InputDigests": {p.relative_to(entry.dicom_root).as_posix(): file_digest(p)
                                for p in _dicom_files(entry.dicom_root)}}
     previous = json.loads(record_path.read_text()) if record_path.is_file() else None
@@ -873,7 +882,7 @@ def roi_table(manifest, *, subjects: Iterable[str] | None = None,
     side_path = path.with_suffix(".json")
     settings = {"Subjects": [e.id for e in entries], "Readers": list(readers),
                 "LabelTransfer": {"method": "shape"}, "ErodeMM": float(erode_mm),
-                "CodeDigest": code_digest()}
+                "CodeDigest": _code_digest()}
     # bring every map up to date first; the table is current while their files are the same
     results = {}
     for entry in entries:
