@@ -139,6 +139,11 @@ def import_closure(entries: tuple[str, ...], root: Path | None = None) -> tuple[
     tuple of str
         Sorted paths relative to ``root``, for :func:`code_digest`.
 
+    Raises
+    ------
+    FileNotFoundError
+        If an entry is not a file under ``root``.
+
     Examples
     --------
     >>> parts = import_closure(("pipeline/stages.py",))
