@@ -43,6 +43,14 @@ component, so steps 2-4 run the growths of all components and starts on the Numb
 result does not depend on the number of threads (tests compare it with the serial
 reference bit for bit). A volume of two legs has at least two components and every
 component two starts, which keeps two threads busy.
+
+Pruning (branch and bound): a start wins its component only if its summed residual ends
+below a bound known before it is grown — the summed residual of the component's earlier
+start, or ``accept_ratio`` times the carried-over sum in step 3 — and the running sum
+only grows, so a growth is abandoned as soon as its running sum passes that bound (with a
+margin far above rounding). The losing start, typically the fat-water alias of the seed,
+is then grown over part of its component instead of all of it; the choice, and so the
+field map, is the same as without pruning (the tests compare both).
 """
 
 from __future__ import annotations
@@ -110,8 +118,8 @@ def voxelwise_fieldmap(cands: Candidates) -> FieldMapEstimate:
 def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[int, int, int],
                             plan: Plan, cands: Candidates, *, reliability: float = 0.1,
                             min_component: int = 50, max_jump: float = DEFAULT_MAX_JUMP_HZ,
-                            n_tries: int = 2, accept_ratio: float = DEFAULT_ACCEPT_RATIO
-                            ) -> FieldMapEstimate:
+                            n_tries: int = 2, accept_ratio: float = DEFAULT_ACCEPT_RATIO,
+                            prune: bool = True) -> FieldMapEstimate:
     """Grow a smooth field map over the voxels ``sig`` at ``coords`` of a ``shape`` volume.
 
     Parameters
@@ -136,6 +144,9 @@ def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[in
         Starts tried per component.
     accept_ratio : float
         See :data:`DEFAULT_ACCEPT_RATIO`.
+    prune : bool
+        Abandon growths that can no longer win (see the module notes); the result is the
+        same either way, only the time differs.
 
     Returns
     -------
@@ -164,7 +175,7 @@ def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[in
     scratch = K.growth_scratch(numba.get_num_threads(), n_vox, int(n_tries))
     K.grow_components_kernel(*tables, seed_score, reliable, ptr_a, vox_a,
                              np.zeros(ptr_a.size - 1, dtype=np.bool_), int(n_tries), 1.0,
-                             *args, psi, cost, how, scratch)
+                             *args, psi, cost, how, scratch, bool(prune))
     # B: each bright component may restart on its own if that fits clearly better; one
     # that holds all the bright voxels of its piece of A compared its starts there already
     ptr, vox, _ = K.label_components(reliable, nbr, int(min_component))
@@ -173,7 +184,8 @@ def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[in
     skip = bright_in_a[lab_a[vox[ptr[:-1]]]] == sizes if sizes.size else np.zeros(0, bool)
     K.grow_components_kernel(*tables, seed_score, np.ones(n_vox, dtype=np.bool_), ptr, vox,
                              np.ascontiguousarray(skip, dtype=np.bool_), int(n_tries),
-                             float(accept_ratio), *args, psi, cost, how, scratch)
+                             float(accept_ratio), *args, psi, cost, how, scratch,
+                             bool(prune))
     # C: dark voxels and small reliable components again from their grown neighbours
     redo = ~reliable
     in_big = np.zeros(n_vox, dtype=bool)

@@ -222,12 +222,14 @@ class FatWaterModel:
                              f"echo axis, got shape {arr.shape}")
         m = check_mask(mask, spatial)
         sig = np.ascontiguousarray(arr[m], dtype=np.complex64)
+        # the output volumes are allocated and filled before the fit (paging in fresh
+        # memory is slowest after the fit's own large arrays have come and gone)
         params = np.full(spatial + (len(PARAMETER_NAMES),), np.nan)
+        init = np.full(spatial, np.nan)
+        how = np.zeros(spatial, dtype=np.int8)
         fmap = self._fit_voxels(sig, m)
         params[m] = fmap[0]
-        init = np.full(spatial, np.nan)
         init[m] = fmap[1].psi
-        how = np.zeros(spatial, dtype=np.int8)
         how[m] = fmap[1].how
         return FatWaterFit(self, params, init, how)
 
