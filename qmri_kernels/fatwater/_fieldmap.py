@@ -101,9 +101,14 @@ class FieldMapEstimate:
 
 
 def find_candidates(sig: np.ndarray, plan: Plan, n_keep: int = 4) -> Candidates:
-    """Run the VARPRO grid search on (V, N) complex64 voxels."""
-    out = K.candidates_kernel(sig, plan.phasors_re, plan.phasors_im, plan.psi_grid,
-                              plan.periodic, plan.decay, plan.gram, plan.c, n_keep)
+    """Run the VARPRO grid search on (V, N) complex64 voxels.
+
+    The grid is screened in float32 and every minimum evaluated in float64
+    (``candidates_mixed_kernel``): the result equals the float64 search
+    (``candidates_kernel``) bit for bit.
+    """
+    out = K.candidates_mixed_kernel(sig, plan.phasors_re, plan.phasors_im, plan.psi_grid,
+                                    plan.periodic, plan.decay, plan.gram, plan.c, n_keep)
     return Candidates(*out)
 
 

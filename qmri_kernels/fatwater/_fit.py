@@ -15,6 +15,7 @@ from ._fieldmap import (DEFAULT_MAX_JUMP_HZ, FieldMapEstimate, find_candidates,
                         region_growing_fieldmap, volume_coordinates, voxelwise_fieldmap)
 from ._model import signal as _forward
 from ._plan import DEFAULT_R2STAR_GRID, make_plan
+from ._volume import MaskedVolume
 
 __all__ = ["FatWaterModel", "FatWaterFit", "proton_density_fat_fraction"]
 
@@ -221,17 +222,12 @@ class FatWaterModel:
             raise ValueError(f"signal must have at most 3 spatial axes (x, y, z) before the "
                              f"echo axis, got shape {arr.shape}")
         m = check_mask(mask, spatial)
-        sig = np.ascontiguousarray(arr[m], dtype=np.complex64)
-        # the output volumes are allocated and filled before the fit (paging in fresh
-        # memory is slowest after the fit's own large arrays have come and gone)
-        params = np.full(spatial + (len(PARAMETER_NAMES),), np.nan)
-        init = np.full(spatial, np.nan)
-        how = np.zeros(spatial, dtype=np.int8)
-        fmap = self._fit_voxels(sig, m)
-        params[m] = fmap[0]
-        init[m] = fmap[1].psi
-        how[m] = fmap[1].how
-        return FatWaterFit(self, params, init, how)
+        # extraction and scatter run block-parallel (equal to arr[m] and out[m] = ...)
+        vol = MaskedVolume(m)
+        sig = vol.gather(arr)
+        out, init = self._fit_voxels(sig, m)
+        params, init_psi, how = vol.scatter(out, init.psi, init.how)
+        return FatWaterFit(self, params, init_psi, how)
 
     def _fit_voxels(self, sig: np.ndarray, mask: np.ndarray, timings: dict | None = None
                     ) -> tuple[np.ndarray, FieldMapEstimate]:
