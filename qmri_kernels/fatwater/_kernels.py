@@ -100,6 +100,44 @@ def _orthonormal_weights(decay, gram, c):
     return wt1, wt2
 
 
+@njit(cache=True, inline="always")
+def _keep_minimum(v, psi, y0, ym, yp, step, r_index, cand_psi, cand_cost, cand_r2, m,
+                  n_keep):
+    """Keep a grid minimum of voxel ``v``: the vertex of the parabola through its cost
+    ``y0`` at ``psi`` (Hz) and its neighbours' ``ym``, ``yp`` (offset clipped to half a
+    grid ``step``), inserted into the voxel's list of the ``n_keep`` lowest, sorted by
+    cost; ``m`` entries are filled. Returns the new count."""
+    cost = y0
+    if np.isfinite(ym) and np.isfinite(yp):
+        denom = ym - 2.0 * y0 + yp
+        if denom > 0.0:
+            off = 0.5 * (ym - yp) / denom
+            if off > 0.5:
+                off = 0.5
+            elif off < -0.5:
+                off = -0.5
+            psi += off * step
+            cost = y0 - 0.25 * (ym - yp) * off
+            if cost < 0.0:
+                cost = 0.0
+    if m < n_keep:
+        pos = m
+        m += 1
+    elif cost < cand_cost[v, n_keep - 1]:
+        pos = n_keep - 1
+    else:
+        return m
+    while pos > 0 and cand_cost[v, pos - 1] > cost:
+        cand_cost[v, pos] = cand_cost[v, pos - 1]
+        cand_psi[v, pos] = cand_psi[v, pos - 1]
+        cand_r2[v, pos] = cand_r2[v, pos - 1]
+        pos -= 1
+    cand_cost[v, pos] = cost
+    cand_psi[v, pos] = psi
+    cand_r2[v, pos] = r_index
+    return m
+
+
 @njit(cache=True, parallel=True)
 def candidates_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, decay, gram, c,
                       n_keep):
@@ -221,36 +259,8 @@ def candidates_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, decay, gr
                     yp = np.inf
                 if not (y0 < ym and y0 <= yp):
                     continue
-                psi = psi_grid[g]
-                cost = y0
-                if np.isfinite(ym) and np.isfinite(yp):
-                    denom = ym - 2.0 * y0 + yp
-                    if denom > 0.0:
-                        off = 0.5 * (ym - yp) / denom
-                        if off > 0.5:
-                            off = 0.5
-                        elif off < -0.5:
-                            off = -0.5
-                        psi += off * step
-                        cost = y0 - 0.25 * (ym - yp) * off
-                        if cost < 0.0:
-                            cost = 0.0
-                # insertion into the sorted top-n_keep list
-                if m < n_keep:
-                    pos = m
-                    m += 1
-                elif cost < cand_cost[v, n_keep - 1]:
-                    pos = n_keep - 1
-                else:
-                    continue
-                while pos > 0 and cand_cost[v, pos - 1] > cost:
-                    cand_cost[v, pos] = cand_cost[v, pos - 1]
-                    cand_psi[v, pos] = cand_psi[v, pos - 1]
-                    cand_r2[v, pos] = cand_r2[v, pos - 1]
-                    pos -= 1
-                cand_cost[v, pos] = cost
-                cand_psi[v, pos] = psi
-                cand_r2[v, pos] = ridx[g]
+                m = _keep_minimum(v, psi_grid[g], y0, ym, yp, step, ridx[g], cand_psi,
+                                  cand_cost, cand_r2, m, n_keep)
             if m == 0:
                 # constant curve (e.g. a zero signal): its first grid point stands for all
                 best = 0
@@ -463,35 +473,8 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
                 yp = exact[gp] if gp >= 0 else np.inf
                 if not (y0 < ym and y0 <= yp):
                     continue
-                psi = psi_grid[g]
-                cost = y0
-                if np.isfinite(ym) and np.isfinite(yp):
-                    denom = ym - 2.0 * y0 + yp
-                    if denom > 0.0:
-                        off = 0.5 * (ym - yp) / denom
-                        if off > 0.5:
-                            off = 0.5
-                        elif off < -0.5:
-                            off = -0.5
-                        psi += off * step
-                        cost = y0 - 0.25 * (ym - yp) * off
-                        if cost < 0.0:
-                            cost = 0.0
-                if m < n_keep:
-                    pos = m
-                    m += 1
-                elif cost < cand_cost[v, n_keep - 1]:
-                    pos = n_keep - 1
-                else:
-                    continue
-                while pos > 0 and cand_cost[v, pos - 1] > cost:
-                    cand_cost[v, pos] = cand_cost[v, pos - 1]
-                    cand_psi[v, pos] = cand_psi[v, pos - 1]
-                    cand_r2[v, pos] = cand_r2[v, pos - 1]
-                    pos -= 1
-                cand_cost[v, pos] = cost
-                cand_psi[v, pos] = psi
-                cand_r2[v, pos] = exact_r[g]
+                m = _keep_minimum(v, psi_grid[g], y0, ym, yp, step, exact_r[g], cand_psi,
+                                  cand_cost, cand_r2, m, n_keep)
             if m == 0:
                 # no minimum (constant curve, e.g. a zero signal): the lowest float64 point
                 for h in range(n_grid):

@@ -23,17 +23,23 @@ def scanner_only(tiny_cohort, tmp_path_factory):
     dst = tmp_path_factory.mktemp("scanner-only") / "dicom"
     echoes = {f"SE{PROTOCOL['megre'].series_number + off:04d}" for off in (0, 100)}
     shutil.copytree(src, dst, ignore=lambda d, names: [n for n in names if n in echoes])
-    doc = {"version": 1, "synthetic": True, "root": str(tiny_cohort),
+    return _one_subject_manifest(tiny_cohort, "scanner_only", "31", dst), dst
+
+
+def _one_subject_manifest(cohort, name: str, sid: str, dicom):
+    """A manifest of the tiny cohort holding one subject ``sid`` read from ``dicom``,
+    with derivatives and raw dataset of its own (``name``)."""
+    doc = {"version": 1, "synthetic": True, "root": str(cohort),
            "clinical_table": "sourcedata/clinical.csv",
            "scores": "sourcedata/scores_pathology.csv",
-           "score_store": "derivatives/scanner_only_scores.sqlite",
-           "derivatives": "derivatives/scanner_only", "rawdata": "rawdata_scanner_only",
+           "score_store": f"derivatives/{name}_scores.sqlite",
+           "derivatives": f"derivatives/{name}", "rawdata": f"rawdata_{name}",
            "truth": "truth",
-           "subjects": [{"id": "31", "dicom_root": str(dst), "biopsy_muscle": "VL",
+           "subjects": [{"id": sid, "dicom_root": str(dicom), "biopsy_muscle": "VL",
                          "biopsy_side": "right"}]}
-    path = tiny_cohort / "manifest_scanner_only.yaml"
+    path = cohort / f"manifest_{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return load_manifest(path), dst
+    return load_manifest(path)
 
 
 def test_without_echoes_the_fat_fraction_is_the_scanners(scanner_only):
@@ -90,18 +96,8 @@ def test_a_subject_with_only_the_scanners_maps_is_ingested_once(tiny_cohort, tmp
     maps = {f"SE{100 * PROTOCOL['megre'].series_number + k:04d}" for k in range(1, 5)}
     shutil.copytree(src, dst, ignore=lambda d, names: [
         n for n in names if n.startswith("SE") and n not in maps])
-    assert any(dst.rglob("*.dcm")) or any(p.is_file() for p in dst.rglob("*"))
-    doc = {"version": 1, "synthetic": True, "root": str(tiny_cohort),
-           "clinical_table": "sourcedata/clinical.csv",
-           "scores": "sourcedata/scores_pathology.csv",
-           "score_store": "derivatives/maps_only_scores.sqlite",
-           "derivatives": "derivatives/maps_only", "rawdata": "rawdata_maps_only",
-           "truth": "truth",
-           "subjects": [{"id": "32", "dicom_root": str(dst), "biopsy_muscle": "VL",
-                         "biopsy_side": "right"}]}
-    path = tiny_cohort / "manifest_maps_only.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    manifest = load_manifest(path)
+    assert any(p.is_file() for p in dst.rglob("*"))
+    manifest = _one_subject_manifest(tiny_cohort, "maps_only", "32", dst)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DicomWarning)
         first = ensure_ingested(manifest, "32")
