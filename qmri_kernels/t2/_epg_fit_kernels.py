@@ -17,7 +17,9 @@ Per voxel (``fit_voxel``):
    (``coarse_search``: single-precision trains, since it only picks a basin);
 2. with the fat share fixed (one basis column), the vertex of the parabolas through the
    coarse costs around the winner, then Levenberg-Marquardt with the Gauss-Newton matrix
-   of the full projected Jacobian (``_gauss_newton``) in double precision; with the share
+   of the full projected Jacobian (``_gauss_newton``) in double precision, each step one
+   pass over the interpolation stencil in SIMD blocks of eight echoes that keeps only the
+   sums the step needs (``jacobian_terms``); with the share
    free (two columns with a non-negativity active set), the atoms at every second index
    within one coarse step, then Levenberg-Marquardt with Kaufman's (1975, BIT 15:49)
    Jacobian (``_levenberg_marquardt``), as before.
@@ -346,6 +348,146 @@ def gauss_newton_terms(yv, m, phi, ev, amp, gh):
     gh[3] = 2.0 * (a * a * bxby + a * day * bbx + a * dax * bby + dax * day * bb)
     gh[4] = 2.0 * (a * a * byby + 2.0 * a * day * bby + day * day * bb)
     return yy - a * by_
+
+
+#: Compilation options of the fused evaluation (``jacobian_terms``, ``value_cost``): those
+#: of ``_FAST`` plus reassociation of the sums over echoes, so that a block's sums are SIMD
+#: reductions. It changes their rounding only (about 1e-16 relative).
+_FAST_SUMS = dict(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+#: Echoes per block of the fused evaluation: a literal trip count, so that the block is
+#: straight-line SIMD code (one AVX-512 register of float64) with no remainder loop.
+_BLOCK = 8
+
+
+@njit(inline="always", **_FAST_SUMS)
+def _block_sums(water, fat, i0, j0, cw, yv, q, phi, g, lo, m):
+    """The sums of ``gauss_newton_terms`` over the echoes n of [g, g + 8) with lo <= n < m.
+
+    b = qW + φF, b_x = q ∂W/∂x, b_y = q ∂W/∂y + φ ∂F/∂y at the stencil of first indices
+    (i0, j0) and weights ``cw`` (as ``interpolate_jacobian``). Returns (b·b, b·y, y·y,
+    b_x·y, b_y·y, b·b_x, b·b_y, b_x·b_x, b_x·b_y, b_y·b_y).
+    """
+    c0, c1, c2, c3 = cw[0, 0], cw[0, 1], cw[0, 2], cw[0, 3]
+    d0, d1, d2, d3 = cw[1, 0], cw[1, 1], cw[1, 2], cw[1, 3]
+    p0, p1, p2, p3 = cw[2, 0], cw[2, 1], cw[2, 2], cw[2, 3]
+    e0, e1, e2, e3 = cw[3, 0], cw[3, 1], cw[3, 2], cw[3, 3]
+    bb = 0.0
+    b_y = 0.0
+    yy = 0.0
+    x_y = 0.0
+    d_y = 0.0
+    b_x = 0.0
+    b_d = 0.0
+    x_x = 0.0
+    x_d = 0.0
+    d_d = 0.0
+    for k in range(_BLOCK):
+        n = g + k
+        a0, a1 = _t2_contract(water, i0, j0, n, c0, c1, c2, c3, d0, d1, d2, d3)
+        b0, b1 = _t2_contract(water, i0, j0 + 1, n, c0, c1, c2, c3, d0, d1, d2, d3)
+        g0, g1 = _t2_contract(water, i0, j0 + 2, n, c0, c1, c2, c3, d0, d1, d2, d3)
+        h0, h1 = _t2_contract(water, i0, j0 + 3, n, c0, c1, c2, c3, d0, d1, d2, d3)
+        f0 = fat[j0, n]
+        f1 = fat[j0 + 1, n]
+        f2 = fat[j0 + 2, n]
+        f3 = fat[j0 + 3, n]
+        w = p0 * a0 + p1 * b0 + p2 * g0 + p3 * h0
+        wx = p0 * a1 + p1 * b1 + p2 * g1 + p3 * h1
+        wy = e0 * a0 + e1 * b0 + e2 * g0 + e3 * h0
+        f = p0 * f0 + p1 * f1 + p2 * f2 + p3 * f3
+        fy = e0 * f0 + e1 * f1 + e2 * f2 + e3 * f3
+        mk = 1.0 if (n >= lo and n < m) else 0.0
+        yn = mk * yv[n]
+        b = mk * (q * w + phi * f)
+        bx = mk * (q * wx)
+        by = mk * (q * wy + phi * fy)
+        bb += b * b
+        b_y += b * yn
+        yy += yn * yn
+        x_y += bx * yn
+        d_y += by * yn
+        b_x += b * bx
+        b_d += b * by
+        x_x += bx * bx
+        x_d += bx * by
+        d_d += by * by
+    return bb, b_y, yy, x_y, d_y, b_x, b_d, x_x, x_d, d_d
+
+
+@njit(inline="always", **_FAST_SUMS)
+def _echo_sums(water, fat, x, y, yv, m, phi, cw):
+    """``_block_sums`` over every echo below m (at least ``_BLOCK`` echoes in the table):
+    whole blocks, then one block ending at the last echo that counts only its new ones."""
+    ne = water.shape[2]
+    i0 = _cr_weights(x, water.shape[0], cw[0], cw[1])
+    j0 = _cr_weights(y, water.shape[1], cw[2], cw[3])
+    q = 1.0 - phi
+    s = _block_sums(water, fat, i0, j0, cw, yv, q, phi, 0, 0, m)
+    whole = (ne // _BLOCK) * _BLOCK
+    for g in range(_BLOCK, whole, _BLOCK):
+        t = _block_sums(water, fat, i0, j0, cw, yv, q, phi, g, g, m)
+        s = (s[0] + t[0], s[1] + t[1], s[2] + t[2], s[3] + t[3], s[4] + t[4],
+             s[5] + t[5], s[6] + t[6], s[7] + t[7], s[8] + t[8], s[9] + t[9])
+    if whole < ne:
+        t = _block_sums(water, fat, i0, j0, cw, yv, q, phi, ne - _BLOCK, whole, m)
+        s = (s[0] + t[0], s[1] + t[1], s[2] + t[2], s[3] + t[3], s[4] + t[4],
+             s[5] + t[5], s[6] + t[6], s[7] + t[7], s[8] + t[8], s[9] + t[9])
+    return s
+
+
+@njit(**_FAST_SUMS)
+def jacobian_terms(water, fat, x, y, yv, m, phi, ev, cw, amp, gh):
+    """``interpolate_jacobian`` then ``gauss_newton_terms``, fused: the same cost, gradient
+    and Gauss-Newton matrix (to rounding) from one pass over the stencil that keeps no
+    trains, in blocks of ``_BLOCK`` echoes (SIMD over the echoes; the residual terms as
+    b_x·r = b_x·y − a·b·b_x). Tables of fewer echoes take the two-step path (``ev`` (5, N)
+    its scratch). Writes ``amp`` and ``gh`` as ``gauss_newton_terms``; returns the cost.
+    """
+    if water.shape[2] < _BLOCK:
+        interpolate_jacobian(water, fat, x, y, m, ev, cw)
+        return gauss_newton_terms(yv, m, phi, ev, amp, gh)
+    bb, b_y, yy, x_y, d_y, b_x, b_d, x_x, x_d, d_d = _echo_sums(water, fat, x, y, yv, m,
+                                                                phi, cw)
+    for k in range(5):
+        gh[k] = 0.0
+    if not (bb > 0.0 and b_y > 0.0):
+        amp[0] = 0.0
+        amp[1] = 0.0
+        return yy
+    a = b_y / bb
+    amp[0] = a * (1.0 - phi)
+    amp[1] = a * phi
+    bxr = x_y - a * b_x
+    byr = d_y - a * b_d
+    dax = (bxr - a * b_x) / bb
+    day = (byr - a * b_d) / bb
+    gh[0] = -2.0 * a * bxr
+    gh[1] = -2.0 * a * byr
+    gh[2] = 2.0 * (a * a * x_x + 2.0 * a * dax * b_x + dax * dax * bb)
+    gh[3] = 2.0 * (a * a * x_d + a * day * b_x + a * dax * b_d + dax * day * bb)
+    gh[4] = 2.0 * (a * a * d_d + 2.0 * a * day * b_d + day * day * bb)
+    return yy - a * b_y
+
+
+@njit(**_FAST_SUMS)
+def value_cost(water, fat, x, y, yv, m, phi, ev, cw, amp):
+    """``interpolate_values`` then ``projected_cost`` with the share fixed, fused as
+    ``jacobian_terms`` (the derivative sums are dropped by the compiler). Writes ``amp``;
+    returns the cost."""
+    if water.shape[2] < _BLOCK:
+        interpolate_values(water, fat, x, y, m, ev, cw)
+        return projected_cost(yv, m, phi, ev, amp)
+    s = _echo_sums(water, fat, x, y, yv, m, phi, cw)
+    bb = s[0]
+    b_y = s[1]
+    if not (bb > 0.0 and b_y > 0.0):
+        amp[0] = 0.0
+        amp[1] = 0.0
+        return s[2]
+    a = b_y / bb
+    amp[0] = a * (1.0 - phi)
+    amp[1] = a * phi
+    return s[2] - a * b_y
 
 
 # --------------------------------------------------------------------------------------
@@ -709,11 +851,13 @@ def _vertex(sm, s0, sp):
 
 
 @njit(inline="always", **_FAST)
-def _gauss_newton(yv, m, phi, x, y, b1_known, water, fat, max_iter, ev, ev2, cw, amp, amp2,
-                  gh, gh2, out):
+def _gauss_newton(yv, m, phi, x, y, b1_known, water, fat, max_iter, ev, cw, amp, amp2, gh,
+                  gh2, out):
     """Levenberg-Marquardt on the fixed-share projected cost from (x, y) with the
-    Gauss-Newton matrix of the full projected Jacobian (``gauss_newton_terms``); writes
-    ``out`` as ``fit_voxel``.
+    Gauss-Newton matrix of the full projected Jacobian (``gauss_newton_terms``, evaluated
+    fused with the interpolation by ``jacobian_terms``; ``value_cost`` for a cost-only
+    step; ``ev`` their scratch for tables under ``_BLOCK`` echoes); writes ``out`` as
+    ``fit_voxel``.
 
     Each step solves (G + λ·diag G)·δ = −g (Marquardt 1963), λ divided by 3 after an
     accepted step and multiplied by 4 after a rejected one. Steps are capped at
@@ -726,8 +870,7 @@ def _gauss_newton(yv, m, phi, x, y, b1_known, water, fat, max_iter, ev, ev2, cw,
     """
     nt = water.shape[0]
     nb = water.shape[1]
-    interpolate_jacobian(water, fat, x, y, m, ev, cw)
-    cost = gauss_newton_terms(yv, m, phi, ev, amp, gh)
+    cost = jacobian_terms(water, fat, x, y, yv, m, phi, ev, cw, amp, gh)
     lam = _LAMBDA_0
     it = 0
     while it < max_iter:
@@ -769,8 +912,7 @@ def _gauss_newton(yv, m, phi, x, y, b1_known, water, fat, max_iter, ev, ev2, cw,
                 break
             if lam <= _LAMBDA_0 and step < _LAST_STEP:
                 # the final step: the cost there, no derivatives
-                interpolate_values(water, fat, xn, yn, m, ev2, cw)
-                c2 = projected_cost(yv, m, phi, ev2, amp2)
+                c2 = value_cost(water, fat, xn, yn, yv, m, phi, ev, cw, amp2)
                 if c2 < cost:
                     x = xn
                     y = yn
@@ -781,13 +923,11 @@ def _gauss_newton(yv, m, phi, x, y, b1_known, water, fat, max_iter, ev, ev2, cw,
                     break
                 lam *= 4.0
                 continue
-            interpolate_jacobian(water, fat, xn, yn, m, ev2, cw)
-            c2 = gauss_newton_terms(yv, m, phi, ev2, amp2, gh2)
+            c2 = jacobian_terms(water, fat, xn, yn, yv, m, phi, ev, cw, amp2, gh2)
             if c2 < cost:
                 x = xn
                 y = yn
                 cost = c2
-                ev, ev2 = ev2, ev
                 amp, amp2 = amp2, amp
                 gh, gh2 = gh2, gh
                 lam = max(lam / 3.0, _LAMBDA_0)
@@ -806,8 +946,7 @@ def _gauss_newton(yv, m, phi, x, y, b1_known, water, fat, max_iter, ev, ev2, cw,
 
 @njit(inline="always", **_FAST)
 def fit_voxel(yv, y32, m, phi, y_fixed, water, fat, cww, cwf, cff, strides, max_iter,
-              coarse_free, coarse_fixed, acc, score, ev, ev2, cw, lm, amp, amp2, gh, gh2,
-              out):
+              coarse_free, coarse_fixed, acc, score, ev, cw, lm, amp, amp2, gh, gh2, out):
     """Fit one voxel; ``out`` = [x, y, a_w, a_f, cost, iterations].
 
     ``yv`` (N,) float64 and ``y32`` (N',) float32 (zero from echo ``m`` on) copies of its
@@ -815,7 +954,7 @@ def fit_voxel(yv, y32, m, phi, y_fixed, water, fat, cww, cwf, cff, strides, max_
     (free); ``strides``: the coarse strides (T2, B1) with the share free, then with it
     fixed; ``coarse_free``, ``coarse_fixed``: from ``coarse_tables`` at those strides;
     the rest is scratch (``acc``, ``score`` of ``coarse_search``, sized for the larger
-    table; ``ev``, ``ev2``, ``cw``, ``gh``, ``gh2`` of ``_gauss_newton``; ``lm`` (13, N),
+    table; ``ev``, ``cw``, ``gh``, ``gh2`` of ``_gauss_newton``; ``lm`` (13, N),
     ``cw[:4]`` of ``_levenberg_marquardt``).
 
     Start: with B1 given, the scalar ``_coarse_search`` along its column; else the
@@ -873,8 +1012,8 @@ def fit_voxel(yv, y32, m, phi, y_fixed, water, fat, cww, cwf, cff, strides, max_
         _levenberg_marquardt(yv, m, phi, x, y, b1_known, water, fat, max_iter, lm, cw, amp,
                              amp2, out)
     else:
-        _gauss_newton(yv, m, phi, x, y, b1_known, water, fat, max_iter, ev, ev2, cw, amp,
-                      amp2, gh, gh2, out)
+        _gauss_newton(yv, m, phi, x, y, b1_known, water, fat, max_iter, ev, cw, amp, amp2,
+                      gh, gh2, out)
 
 
 #: Voxels per parallel work item: amortises the scratch allocations.
@@ -902,7 +1041,6 @@ def fit_kernel(data, m, phi, y_fixed, water, fat, cww, cwf, cff, strides, max_it
         acc = np.empty(n_acc, dtype=np.float32)
         score = np.empty(n_atoms, dtype=np.float32)
         ev = np.empty((5, nn))
-        ev2 = np.empty((5, nn))
         cw = np.empty((4, 4))
         lm = np.empty((13, nn))
         amp = np.empty(2)
@@ -915,6 +1053,6 @@ def fit_kernel(data, m, phi, y_fixed, water, fat, cww, cwf, cff, strides, max_it
                 yv[n] = data[v, n]
                 y32[n] = data[v, n] if n < mv else 0.0
             fit_voxel(yv, y32, mv, phi[v], y_fixed[v], water, fat, cww, cwf, cff, strides,
-                      max_iter, coarse_free, coarse_fixed, acc, score, ev, ev2, cw, lm, amp,
+                      max_iter, coarse_free, coarse_fixed, acc, score, ev, cw, lm, amp,
                       amp2, gh, gh2, out[v])
     return out

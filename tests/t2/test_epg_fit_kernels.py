@@ -3,6 +3,8 @@
 - the vectorised coarse dictionary search against the scalar one;
 - the gradient and Gauss-Newton matrix of the refinement against finite differences;
 - the hoisted stencil against the original interpolation;
+- the fused evaluation (interpolation and Gauss-Newton sums in one pass, SIMD blocks of
+  eight echoes) against the two-step one, for echo counts around and over a block;
 - the whole kernel against the SciPy reference (fixed share, B1 fixed, fewer echoes) and
   against an exhaustive search of the whole dictionary.
 """
@@ -142,6 +144,39 @@ def test_hoisted_stencil_matches_original_interpolation(model):
         vals = np.empty((5, N))
         K.interpolate_values(water, fat, x, y, N, vals, cw)
         np.testing.assert_allclose(vals[[0, 3]], ev[[0, 3]], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_echoes", [3, 8, 11, 16, 17])
+def test_fused_evaluation_matches_two_step_evaluation(n_echoes):
+    """``jacobian_terms`` / ``value_cost`` equal interpolation + ``gauss_newton_terms`` /
+    ``projected_cost`` to rounding, for every count of echoes used (incl. a partial block,
+    echoes after m ignored, a table under one block)."""
+    model = EPGT2Model(ESP, n_echoes)
+    water, fat, *_ = model._tables()
+    g = model._grid
+    rng = np.random.default_rng(40 + n_echoes)
+    ev = np.empty((5, n_echoes))
+    cw = np.empty((4, 4))
+    amp, amp2, gh, gh2 = np.empty(2), np.empty(2), np.empty(5), np.empty(5)
+    for _ in range(40):
+        y = _rician(model.signal(rng.uniform(0.02, 0.15), rng.uniform(0.5, 1.2),
+                                 rng.uniform(0.0, 0.5), 800.0), 8.0, rng)
+        yv = y.astype(float)
+        phi = rng.uniform(0.0, 0.6)
+        m = int(rng.integers(2, n_echoes + 1))
+        x0, y0 = rng.uniform(0.0, g.n_t2), rng.uniform(0.0, g.n_b1)
+        K.interpolate_jacobian(water, fat, x0, y0, m, ev, cw)
+        c_ref = K.gauss_newton_terms(yv, m, phi, ev, amp, gh)
+        c = K.jacobian_terms(water, fat, x0, y0, yv, m, phi, ev, cw, amp2, gh2)
+        scale = float(yv[:m] @ yv[:m])
+        assert abs(c - c_ref) <= 1e-12 * scale
+        np.testing.assert_allclose(amp2, amp, rtol=1e-10, atol=1e-12 * amp.max())
+        np.testing.assert_allclose(gh2, gh, rtol=1e-7, atol=1e-10 * np.abs(gh).max())
+        K.interpolate_values(water, fat, x0, y0, m, ev, cw)
+        c_ref = K.projected_cost(yv, m, phi, ev, amp)
+        assert abs(K.value_cost(water, fat, x0, y0, yv, m, phi, ev, cw, amp2) - c_ref) \
+            <= 1e-12 * scale
+        np.testing.assert_allclose(amp2, amp, rtol=1e-10, atol=1e-12 * amp.max())
 
 
 @pytest.mark.parametrize("case", ["fixed share", "fixed share and B1"])
