@@ -40,12 +40,13 @@ __all__ = ["EPGT2Model", "EPGT2Fit", "DEFAULT_SLICE_PROFILE", "SLICE_PROFILE_OPT
 # then Levenberg-Marquardt; in 50,000 noisy test voxels this lands in the global minimum
 # of an exhaustive search for > 99 % of voxels (the rest sit at the B1 bound, near-mirror
 # solutions the smooth-B1 second pass removes). With the share fixed (one basis column,
-# a smoother cost): every 9th T2 and 12th B1 atom, then Gauss-Newton from the parabola
-# vertex; against an exhaustive search it misses the global minimum about as often as
-# the (6, 8) strides do (0.25 % vs 0.13 % of 4,000 simulated muscle voxels, 2.0 % vs
-# 1.75 % of the wide-range test voxels of tests/t2/test_epg_fit_kernels.py) with half
-# the atoms, and the fit is about a fifth faster.
-_STRIDES = (6, 8, 9, 12)
+# a smoother cost): every 11th T2 and 12th B1 atom (30 × 8 atoms, each B1 column padded
+# to 32 for the SIMD loops; 36 padded to 48 at (9, 12)), then Gauss-Newton from the
+# parabola vertex; against an exhaustive search it misses the global minimum about as
+# often as the (6, 8) strides do (0.23 % vs 0.13 % of 4,000 simulated muscle voxels,
+# 1.5 % vs 1.75 % of the wide-range test voxels of tests/t2/test_epg_fit_kernels.py;
+# (9, 12): 0.25 % and 2.0 %) with about a third of the atoms.
+_STRIDES = (6, 8, 11, 12)
 
 #: Slice-profile settings of the default model: the keyword arguments of
 #: :func:`qmri_kernels.t2.epg.cpmg_signal_slice_profile` (Hann-windowed sinc, TBW 2 as
