@@ -217,34 +217,46 @@ def _t2_contract(water, i0, j, n, c0, c1, c2, c3, d0, d1, d2, d3):
     return (c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3, d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3)
 
 
+@njit(inline="always", **_FAST)
+def _stencil_trains(water, fat, i0, j0, n, cw):
+    """Echo n of W, ∂W/∂x, ∂W/∂y, F, ∂F/∂y at the 4 × 4 stencil of first indices (i0, j0)
+    and Catmull-Rom weights ``cw`` (rows: T2 weights, their derivatives, B1 weights, their
+    derivatives), each B1 row contracted along T2 first."""
+    c0, c1, c2, c3 = cw[0, 0], cw[0, 1], cw[0, 2], cw[0, 3]
+    d0, d1, d2, d3 = cw[1, 0], cw[1, 1], cw[1, 2], cw[1, 3]
+    p0, p1, p2, p3 = cw[2, 0], cw[2, 1], cw[2, 2], cw[2, 3]
+    q0, q1, q2, q3 = cw[3, 0], cw[3, 1], cw[3, 2], cw[3, 3]
+    a0, a1 = _t2_contract(water, i0, j0, n, c0, c1, c2, c3, d0, d1, d2, d3)
+    b0, b1 = _t2_contract(water, i0, j0 + 1, n, c0, c1, c2, c3, d0, d1, d2, d3)
+    g0, g1 = _t2_contract(water, i0, j0 + 2, n, c0, c1, c2, c3, d0, d1, d2, d3)
+    h0, h1 = _t2_contract(water, i0, j0 + 3, n, c0, c1, c2, c3, d0, d1, d2, d3)
+    f0 = fat[j0, n]
+    f1 = fat[j0 + 1, n]
+    f2 = fat[j0 + 2, n]
+    f3 = fat[j0 + 3, n]
+    return (p0 * a0 + p1 * b0 + p2 * g0 + p3 * h0, p0 * a1 + p1 * b1 + p2 * g1 + p3 * h1,
+            q0 * a0 + q1 * b0 + q2 * g0 + q3 * h0, p0 * f0 + p1 * f1 + p2 * f2 + p3 * f3,
+            q0 * f0 + q1 * f1 + q2 * f2 + q3 * f3)
+
+
 @njit(**_FAST)
 def interpolate_jacobian(water, fat, x, y, m, ev, cw):
     """Water and fat trains at (x, y) with their first derivatives.
 
     ``ev`` (5, N): rows W, ∂W/∂x, ∂W/∂y, F, ∂F/∂y (echoes ``[0, m)``) — what
-    :func:`interpolate` computes, with the weights hoisted and each of the four B1 rows of
-    the 4 × 4 stencil contracted along T2 first; ``cw`` (4, 4) scratch for the weights.
+    :func:`interpolate` computes, with the weights computed once and each of the four B1
+    rows of the 4 × 4 stencil contracted along T2 first (``_stencil_trains``); ``cw``
+    (4, 4) scratch for the weights.
     """
     i0 = _cr_weights(x, water.shape[0], cw[0], cw[1])
     j0 = _cr_weights(y, water.shape[1], cw[2], cw[3])
-    c0, c1, c2, c3 = cw[0, 0], cw[0, 1], cw[0, 2], cw[0, 3]
-    d0, d1, d2, d3 = cw[1, 0], cw[1, 1], cw[1, 2], cw[1, 3]
-    p0, p1, p2, p3 = cw[2, 0], cw[2, 1], cw[2, 2], cw[2, 3]
-    q0, q1, q2, q3 = cw[3, 0], cw[3, 1], cw[3, 2], cw[3, 3]
     for n in range(m):
-        a0, a1 = _t2_contract(water, i0, j0, n, c0, c1, c2, c3, d0, d1, d2, d3)
-        b0, b1 = _t2_contract(water, i0, j0 + 1, n, c0, c1, c2, c3, d0, d1, d2, d3)
-        g0, g1 = _t2_contract(water, i0, j0 + 2, n, c0, c1, c2, c3, d0, d1, d2, d3)
-        h0, h1 = _t2_contract(water, i0, j0 + 3, n, c0, c1, c2, c3, d0, d1, d2, d3)
-        f0 = fat[j0, n]
-        f1 = fat[j0 + 1, n]
-        f2 = fat[j0 + 2, n]
-        f3 = fat[j0 + 3, n]
-        ev[_W, n] = p0 * a0 + p1 * b0 + p2 * g0 + p3 * h0
-        ev[_WX, n] = p0 * a1 + p1 * b1 + p2 * g1 + p3 * h1
-        ev[_WY, n] = q0 * a0 + q1 * b0 + q2 * g0 + q3 * h0
-        ev[_F, n] = p0 * f0 + p1 * f1 + p2 * f2 + p3 * f3
-        ev[_FY, n] = q0 * f0 + q1 * f1 + q2 * f2 + q3 * f3
+        w, wx, wy, f, fy = _stencil_trains(water, fat, i0, j0, n, cw)
+        ev[_W, n] = w
+        ev[_WX, n] = wx
+        ev[_WY, n] = wy
+        ev[_F, n] = f
+        ev[_FY, n] = fy
 
 
 @njit(**_FAST)
@@ -290,6 +302,20 @@ def projected_cost(yv, m, phi, ev, amp):
     if math.isnan(phi):
         return _amplitudes_free(ww, wf, ff, wy, fy, yy, amp)
     return _amplitudes_fixed(ww, wf, ff, wy, fy, yy, phi, amp)
+
+
+@njit(inline="always", **_FAST)
+def _gradient_and_matrix(a, bb, bxr, byr, bbx, bby, bxbx, bxby, byby, gh):
+    """gh[0:2] = gradient, gh[2:5] = (Gxx, Gxy, Gyy) of the projected cost (see
+    ``gauss_newton_terms``) from the amplitude a = b·y / b·b and the sums b·b, b_x·r,
+    b_y·r, b·b_x, b·b_y, b_x·b_x, b_x·b_y, b_y·b_y (r = y − a·b)."""
+    dax = (bxr - a * bbx) / bb
+    day = (byr - a * bby) / bb
+    gh[0] = -2.0 * a * bxr
+    gh[1] = -2.0 * a * byr
+    gh[2] = 2.0 * (a * a * bxbx + 2.0 * a * dax * bbx + dax * dax * bb)
+    gh[3] = 2.0 * (a * a * bxby + a * day * bbx + a * dax * bby + dax * day * bb)
+    gh[4] = 2.0 * (a * a * byby + 2.0 * a * day * bby + day * day * bb)
 
 
 @njit(**_FAST)
@@ -340,13 +366,7 @@ def gauss_newton_terms(yv, m, phi, ev, amp, gh):
         bxbx += bx * bx
         bxby += bx * by
         byby += by * by
-    dax = (bxr - a * bbx) / bb
-    day = (byr - a * bby) / bb
-    gh[0] = -2.0 * a * bxr
-    gh[1] = -2.0 * a * byr
-    gh[2] = 2.0 * (a * a * bxbx + 2.0 * a * dax * bbx + dax * dax * bb)
-    gh[3] = 2.0 * (a * a * bxby + a * day * bbx + a * dax * bby + dax * day * bb)
-    gh[4] = 2.0 * (a * a * byby + 2.0 * a * day * bby + day * day * bb)
+    _gradient_and_matrix(a, bb, bxr, byr, bbx, bby, bxbx, bxby, byby, gh)
     return yy - a * by_
 
 
@@ -367,10 +387,6 @@ def _block_sums(water, fat, i0, j0, cw, yv, q, phi, g, lo, m):
     (i0, j0) and weights ``cw`` (as ``interpolate_jacobian``). Returns (b·b, b·y, y·y,
     b_x·y, b_y·y, b·b_x, b·b_y, b_x·b_x, b_x·b_y, b_y·b_y).
     """
-    c0, c1, c2, c3 = cw[0, 0], cw[0, 1], cw[0, 2], cw[0, 3]
-    d0, d1, d2, d3 = cw[1, 0], cw[1, 1], cw[1, 2], cw[1, 3]
-    p0, p1, p2, p3 = cw[2, 0], cw[2, 1], cw[2, 2], cw[2, 3]
-    e0, e1, e2, e3 = cw[3, 0], cw[3, 1], cw[3, 2], cw[3, 3]
     bb = 0.0
     b_y = 0.0
     yy = 0.0
@@ -383,19 +399,7 @@ def _block_sums(water, fat, i0, j0, cw, yv, q, phi, g, lo, m):
     d_d = 0.0
     for k in range(_BLOCK):
         n = g + k
-        a0, a1 = _t2_contract(water, i0, j0, n, c0, c1, c2, c3, d0, d1, d2, d3)
-        b0, b1 = _t2_contract(water, i0, j0 + 1, n, c0, c1, c2, c3, d0, d1, d2, d3)
-        g0, g1 = _t2_contract(water, i0, j0 + 2, n, c0, c1, c2, c3, d0, d1, d2, d3)
-        h0, h1 = _t2_contract(water, i0, j0 + 3, n, c0, c1, c2, c3, d0, d1, d2, d3)
-        f0 = fat[j0, n]
-        f1 = fat[j0 + 1, n]
-        f2 = fat[j0 + 2, n]
-        f3 = fat[j0 + 3, n]
-        w = p0 * a0 + p1 * b0 + p2 * g0 + p3 * h0
-        wx = p0 * a1 + p1 * b1 + p2 * g1 + p3 * h1
-        wy = e0 * a0 + e1 * b0 + e2 * g0 + e3 * h0
-        f = p0 * f0 + p1 * f1 + p2 * f2 + p3 * f3
-        fy = e0 * f0 + e1 * f1 + e2 * f2 + e3 * f3
+        w, wx, wy, f, fy = _stencil_trains(water, fat, i0, j0, n, cw)
         mk = 1.0 if (n >= lo and n < m) else 0.0
         yn = mk * yv[n]
         b = mk * (q * w + phi * f)
@@ -457,15 +461,7 @@ def jacobian_terms(water, fat, x, y, yv, m, phi, ev, cw, amp, gh):
     a = b_y / bb
     amp[0] = a * (1.0 - phi)
     amp[1] = a * phi
-    bxr = x_y - a * b_x
-    byr = d_y - a * b_d
-    dax = (bxr - a * b_x) / bb
-    day = (byr - a * b_d) / bb
-    gh[0] = -2.0 * a * bxr
-    gh[1] = -2.0 * a * byr
-    gh[2] = 2.0 * (a * a * x_x + 2.0 * a * dax * b_x + dax * dax * bb)
-    gh[3] = 2.0 * (a * a * x_d + a * day * b_x + a * dax * b_d + dax * day * bb)
-    gh[4] = 2.0 * (a * a * d_d + 2.0 * a * day * b_d + day * day * bb)
+    _gradient_and_matrix(a, bb, x_y - a * b_x, d_y - a * b_d, b_x, b_d, x_x, x_d, d_d, gh)
     return yy - a * b_y
 
 
