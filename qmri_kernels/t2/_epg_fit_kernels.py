@@ -595,8 +595,8 @@ def coarse_search(y32, m, phi, coarse, acc, score):
     precision, free (2 × 2 normal equations, ill-conditioned where the water and fat
     trains meet) in double precision, stored in single. Scores are >= 0, so their IEEE
     bit patterns order as integers: a column's maximum is an integer reduction, which
-    vectorises without fast-math; only a column that beats the best so far is scanned for
-    the (first) atom that holds it. Inlined into its caller: passing the coarse tables
+    vectorises without fast-math; only the first column holding the largest maximum is
+    scanned, once, for the (first) atom that holds it. Inlined into its caller: passing the coarse tables
     once per voxel across a call cost about a sixth of the fixed-share fit.
     """
     ci, cj, wc, gww, gwf, gff, gww32, gwf32, gff32 = coarse
@@ -616,7 +616,7 @@ def coarse_search(y32, m, phi, coarse, acc, score):
     gw = gww[m]
     gx = gwf[m]
     top = np.int32(-1)
-    best = 0
+    best_col = 0
     for jj in range(nj):
         fy = np.float64(acc[na + jj])
         base = jj * ncol
@@ -648,11 +648,12 @@ def coarse_search(y32, m, phi, coarse, acc, score):
             col = max(col, bits[base + k])
         if col > top:
             top = col
-            for k in range(ncol):
-                if bits[base + k] == col:
-                    best = base + k
-                    break
-    return best
+            best_col = jj
+    base = best_col * ncol
+    for k in range(ncol):
+        if bits[base + k] == top:
+            return base + k
+    return base
 
 
 @njit(**_FAST)
