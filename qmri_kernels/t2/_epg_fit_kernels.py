@@ -44,7 +44,7 @@ from numba import njit, prange
 _FAST = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 
-@njit(cache=True)
+@njit(**_FAST)
 def _cr_weights(x, n, w, dw):
     """Catmull-Rom weights at index coordinate ``x`` (clamped to [1, n-2]); first index."""
     if x < 1.0:
