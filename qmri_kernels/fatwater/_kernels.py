@@ -529,42 +529,56 @@ def _heap_less(qa, ia, qb, ib):
 
 
 @njit(cache=True)
-def _heap_push(hq, hi, size, q, i):
+def _heap_push(heap, size, q, i):
+    """Push voxel ``i`` of priority ``q`` on the binary heap of ``size`` entries; new size.
+
+    ``heap`` holds entry p as (priority, voxel index) in ``heap[2p]``, ``heap[2p + 1]``
+    (the index as a float, exact below 2**53): the two keys that every comparison reads
+    share a cache line.
+    """
     pos = size
-    hq[pos] = q
-    hi[pos] = i
+    heap[2 * pos] = q
+    heap[2 * pos + 1] = i
     while pos > 0:
         parent = (pos - 1) // 2
-        if _heap_less(hq[pos], hi[pos], hq[parent], hi[parent]):
-            hq[pos], hq[parent] = hq[parent], hq[pos]
-            hi[pos], hi[parent] = hi[parent], hi[pos]
+        qp, ip = heap[2 * parent], heap[2 * parent + 1]
+        if _heap_less(q, i, qp, ip):
+            heap[2 * pos] = qp
+            heap[2 * pos + 1] = ip
             pos = parent
         else:
             break
+    heap[2 * pos] = q
+    heap[2 * pos + 1] = i
     return size + 1
 
 
 @njit(cache=True)
-def _heap_pop(hq, hi, size):
-    top = hi[0]
+def _heap_pop(heap, size):
+    """Pop the entry of highest priority (ties: lowest voxel index); (voxel, new size)."""
+    top = np.int64(heap[1])
     size -= 1
-    hq[0] = hq[size]
-    hi[0] = hi[size]
+    q, i = heap[2 * size], heap[2 * size + 1]
     pos = 0
     while True:
         left = 2 * pos + 1
         if left >= size:
             break
         best = left
+        qb, ib = heap[2 * left], heap[2 * left + 1]
         right = left + 1
-        if right < size and _heap_less(hq[right], hi[right], hq[left], hi[left]):
-            best = right
-        if _heap_less(hq[best], hi[best], hq[pos], hi[pos]):
-            hq[pos], hq[best] = hq[best], hq[pos]
-            hi[pos], hi[best] = hi[best], hi[pos]
+        if right < size:
+            qr, ir = heap[2 * right], heap[2 * right + 1]
+            if _heap_less(qr, ir, qb, ib):
+                best, qb, ib = right, qr, ir
+        if _heap_less(qb, ib, q, i):
+            heap[2 * pos] = qb
+            heap[2 * pos + 1] = ib
             pos = best
         else:
             break
+    heap[2 * pos] = q
+    heap[2 * pos + 1] = i
     return top, size
 
 
@@ -627,10 +641,10 @@ def neighbour_table(coords, nx, ny, nz):
 def growth_scratch(n_threads, n_vox, n_tries):
     """Working arrays of the growth kernels, one row per thread, first touched in parallel.
 
-    Returns (state int8, eligible bool, fresh bool, psi, cost, how int8, heap priorities,
-    heap voxels int64), each (n_threads, V) with state/eligible/fresh zero (the kernels
-    leave them so), a shared all-True ``use_cand`` (V,), and the per-start results
-    (psi, cost, how) of ``grow_components_kernel``, each (n_tries, V).
+    Returns (state int8, eligible bool, fresh bool, psi, cost, how int8), each
+    (n_threads, V) with state/eligible/fresh zero (the kernels leave them so), the heaps
+    (n_threads, 2V) (``_heap_push``), a shared all-True ``use_cand`` (V,), and the
+    per-start results (psi, cost, how) of ``grow_components_kernel``, each (n_tries, V).
     """
     state = np.empty((n_threads, n_vox), dtype=np.int8)
     eligible = np.empty((n_threads, n_vox), dtype=np.bool_)
@@ -638,8 +652,7 @@ def growth_scratch(n_threads, n_vox, n_tries):
     psi = np.empty((n_threads, n_vox))
     cost = np.empty((n_threads, n_vox))
     how = np.empty((n_threads, n_vox), dtype=np.int8)
-    hq = np.empty((n_threads, n_vox))
-    hi = np.empty((n_threads, n_vox), dtype=np.int64)
+    heap = np.empty((n_threads, 2 * n_vox))
     use_cand = np.empty(n_vox, dtype=np.bool_)
     res_psi = np.empty((n_tries, n_vox))
     res_cost = np.empty((n_tries, n_vox))
@@ -652,15 +665,15 @@ def growth_scratch(n_threads, n_vox, n_tries):
             psi[t, v] = 0.0
             cost[t, v] = 0.0
             how[t, v] = 0
-            hq[t, v] = 0.0
-            hi[t, v] = 0
+            heap[t, 2 * v] = 0.0
+            heap[t, 2 * v + 1] = 0.0
     for v in prange(n_vox):
         use_cand[v] = True
         for k in range(n_tries):
             res_psi[k, v] = 0.0
             res_cost[k, v] = 0.0
             res_how[k, v] = 0
-    return (state, eligible, fresh, psi, cost, how, hq, hi, use_cand, res_psi, res_cost,
+    return (state, eligible, fresh, psi, cost, how, heap, use_cand, res_psi, res_cost,
             res_how)
 
 
@@ -744,13 +757,13 @@ def label_components(select, nbr, min_size):
 
 
 @njit(cache=True)
-def _push_neighbours(v, nbr, eligible, state, quality, hq, hi, size):
+def _push_neighbours(v, nbr, eligible, state, quality, heap, size):
     for m in range(nbr.shape[1]):
         u = nbr[v, m]
         if u < 0 or state[u] != 0 or not eligible[u]:
             continue
         state[u] = 1
-        size = _heap_push(hq, hi, size, quality[u], u)
+        size = _heap_push(heap, size, quality[u], u)
     return size
 
 
@@ -790,7 +803,7 @@ def _nearest_candidate(v, pred, cand_psi, n_cand, period):
 
 @njit(cache=True)
 def _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
-          state, psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi, size,
+          state, psi, cost, how, period, max_jump, sig, te, c, decay, gram, heap, size,
           total, limit):
     """Grow the field map from the voxels already in the heap into eligible voxels.
 
@@ -808,7 +821,7 @@ def _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
     while size > 0:
         if total > limit:
             return total
-        v, size = _heap_pop(hq, hi, size)
+        v, size = _heap_pop(heap, size)
         pred = _predict(v, nbr, state, psi)
         k, p, d = -1, np.nan, np.inf
         if use_cand[v]:
@@ -825,7 +838,7 @@ def _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
             how[v] = 2
         state[v] = 2
         total += _relative(cost[v], quality[v])
-        size = _push_neighbours(v, nbr, eligible, state, quality, hq, hi, size)
+        size = _push_neighbours(v, nbr, eligible, state, quality, heap, size)
     return total
 
 
@@ -982,7 +995,7 @@ def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score
     else:
         bin_ptr, bin_items = _balanced_bins(work, n_threads)
     # each start's grown field over its component, and its summed relative cost
-    res_psi, res_cost, res_how = scratch[9], scratch[10], scratch[11]
+    res_psi, res_cost, res_how = scratch[8], scratch[9], scratch[10]
     totals = np.full(n_items, np.inf)
     for th in prange(n_threads):
         state = scratch[0][th]
@@ -990,8 +1003,7 @@ def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score
         psi_t = scratch[3][th]
         cost_t = scratch[4][th]
         how_t = scratch[5][th]
-        hq = scratch[6][th]
-        hi = scratch[7][th]
+        heap = scratch[6][th]
         for k in range(bin_ptr[th], bin_ptr[th + 1]):
             item = bin_items[k]
             ci = item // n_tries
@@ -1012,10 +1024,10 @@ def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score
             cost_t[seed] = cand_cost[seed, tr]
             how_t[seed] = 3
             state[seed] = 2
-            size = _push_neighbours(seed, nbr, eligible, state, quality, hq, hi, 0)
+            size = _push_neighbours(seed, nbr, eligible, state, quality, heap, 0)
             running = _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible,
                             use_cand, state, psi_t, cost_t, how_t, period, max_jump,
-                            sig, te, c, decay, gram, hq, hi, size,
+                            sig, te, c, decay, gram, heap, size,
                             _relative(cost_t[seed], quality[seed]), limit)
             if running > limit:
                 # pruned: this start cannot win
@@ -1068,7 +1080,7 @@ def _prune_limit(bound, n):
 @njit(cache=True)
 def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how, period,
                 max_jump, sig, te, c, decay, gram, vox, state, eligible, use_cand,
-                fresh, hq, hi):
+                fresh, heap):
     """``fill_kernel`` on one connected piece of the domain (voxels ``vox`` ascending);
     the scratch arrays are all-False / zero on entry and are left so."""
     for t in range(vox.shape[0]):
@@ -1082,9 +1094,9 @@ def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, ho
     for t in range(vox.shape[0]):
         v = vox[t]
         if state[v] == 2:
-            size = _push_neighbours(v, nbr, eligible, state, quality, hq, hi, size)
+            size = _push_neighbours(v, nbr, eligible, state, quality, heap, size)
     _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
-          psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi, size, 0.0,
+          psi, cost, how, period, max_jump, sig, te, c, decay, gram, heap, size, 0.0,
           np.inf)
     # islands: highest quality first (ties: lower index) among the voxels not reached —
     # few, so only they are sorted
@@ -1109,9 +1121,9 @@ def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, ho
         cost[v] = cand_cost[v, 0]
         how[v] = 6
         state[v] = 2
-        size = _push_neighbours(v, nbr, eligible, state, quality, hq, hi, 0)
+        size = _push_neighbours(v, nbr, eligible, state, quality, heap, 0)
         _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
-              psi, cost, how, period, max_jump, sig, te, c, decay, gram, hq, hi, size, 0.0,
+              psi, cost, how, period, max_jump, sig, te, c, decay, gram, heap, size, 0.0,
               np.inf)
     for t in range(vox.shape[0]):
         v = vox[t]
@@ -1148,19 +1160,18 @@ def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, ho
         work[k] = piece_ptr[k + 1] - piece_ptr[k]
     n_threads = scratch[0].shape[0]
     bin_ptr, bin_items = _balanced_bins(work, n_threads)
-    use_cand = scratch[8]
+    use_cand = scratch[7]
     for th in prange(n_threads):
         state = scratch[0][th]
         eligible = scratch[1][th]
         fresh = scratch[2][th]
-        hq = scratch[6][th]
-        hi = scratch[7][th]
+        heap = scratch[6][th]
         for k in range(bin_ptr[th], bin_ptr[th + 1]):
             p = bin_items[k]
             a, b = piece_ptr[p], piece_ptr[p + 1]
             _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how,
                         period, max_jump, sig, te, c, decay, gram, piece_vox[a:b],
-                        state, eligible, use_cand, fresh, hq, hi)
+                        state, eligible, use_cand, fresh, heap)
     return psi, cost, how
 
 
