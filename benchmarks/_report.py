@@ -22,3 +22,43 @@ def load_average() -> str:
         return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "load average unavailable"
+
+
+def memory_policy() -> str:
+    """Transparent huge pages (Linux) and whether NumPy asks for them, as text.
+
+    NumPy advises huge pages for arrays of 4 MiB and more (``NUMPY_MADVISE_HUGEPAGE``,
+    default on). Where the kernel's ``defrag`` setting is ``madvise``, such an allocation
+    may compact memory before it returns: system time that varies from run to run with the
+    state of the machine's memory, not with the code timed.
+    """
+    parts = []
+    for name in ("enabled", "defrag"):
+        try:
+            text = open(f"/sys/kernel/mm/transparent_hugepage/{name}").read().split()
+            parts.append(f"THP {name} " + next((w[1:-1] for w in text if w.startswith("[")),
+                                               "?"))
+        except OSError:
+            pass
+    try:
+        from numpy._core.multiarray import _get_madvise_hugepage
+    except ImportError:                  # NumPy 1
+        from numpy.core.multiarray import _get_madvise_hugepage
+    parts.append(f"NumPy huge-page advice {'on' if _get_madvise_hugepage() else 'off'}"
+                 f" (NUMPY_MADVISE_HUGEPAGE={os.environ.get('NUMPY_MADVISE_HUGEPAGE', 'unset')})")
+    return "; ".join(parts)
+
+
+def cpu() -> str:
+    """The CPU as LLVM sees it (the target Numba compiles for) and its widest vectors.
+
+    Numba compiles for the host CPU, so a kernel's speed follows its vector width: the same
+    code runs markedly faster where AVX-512 is there than where AVX2 is the widest.
+    """
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    labels = {"avx512f": "AVX-512", "avx2": "AVX2", "avx": "AVX", "sse4.2": "SSE4.2"}
+    width = next((label for name, label in labels.items() if features.get(name, False)),
+                 "no AVX")
+    return f"CPU {llvm.get_host_cpu_name()} ({width})"

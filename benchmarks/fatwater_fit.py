@@ -47,7 +47,8 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from _report import load_average as _load, verdict as _verdict, way as _way
+from _report import (cpu as _cpu, load_average as _load, memory_policy as _memory,
+                     verdict as _verdict, way as _way)
 from qmri_kernels.fatwater import FatWaterModel, load_megre, measure_throughput
 from qmri_kernels.manifest import load_manifest
 from qmri_kernels.physics import DEFAULT_FAT_SPECTRUM, WATER_PPM
@@ -192,7 +193,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     args = ap.parse_args()
 
-    print(f"start: {_load()} on {os.cpu_count()} cores; fits on {args.threads} Numba threads")
+    print(f"start: {_load()} on {os.cpu_count()} cores, {_cpu()}; fits on {args.threads} "
+          "Numba threads")
+    print(f"memory: {_memory()} (hmrGC's process inherits the environment)")
     numba.set_num_threads(args.threads)
     manifest = load_manifest(args.manifest)
     start = time.perf_counter()

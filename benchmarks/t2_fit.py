@@ -67,7 +67,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from _report import load_average as _load, verdict as _verdict, way as _way
+from _report import cpu as _cpu, load_average as _load, verdict as _verdict, way as _way
 from qmri_kernels.phantom import PROTOCOL, make_subject, series_grid
 from qmri_kernels.phantom.scanner_physics import DEFAULT_SCANNER
 from qmri_kernels.t2 import EPGT2Model, map_water_t2
@@ -267,7 +267,7 @@ def main() -> None:
     ap.add_argument("--no-cli", action="store_true", help="skip MyoQMRI's command line")
     ap.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     args = ap.parse_args()
-    print(f"start: {_load()} on {os.cpu_count()} cores")
+    print(f"start: {_load()} on {os.cpu_count()} cores, {_cpu()}")
 
     proto = PROTOCOL["mese"]
     grid = series_grid(proto)
