@@ -4,6 +4,7 @@ and how busy the machine was (imported by the benchmark scripts in this folder).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def verdict(ok: bool) -> str:
@@ -35,17 +36,18 @@ def memory_policy() -> str:
     parts = []
     for name in ("enabled", "defrag"):
         try:
-            text = open(f"/sys/kernel/mm/transparent_hugepage/{name}").read().split()
-            parts.append(f"THP {name} " + next((w[1:-1] for w in text if w.startswith("[")),
-                                               "?"))
+            words = Path(f"/sys/kernel/mm/transparent_hugepage/{name}").read_text().split()
         except OSError:
-            pass
+            continue
+        chosen = next((w[1:-1] for w in words if w.startswith("[")), "?")
+        parts.append(f"THP {name} {chosen}")
     try:
         from numpy._core.multiarray import _get_madvise_hugepage
     except ImportError:                  # NumPy 1
         from numpy.core.multiarray import _get_madvise_hugepage
-    parts.append(f"NumPy huge-page advice {'on' if _get_madvise_hugepage() else 'off'}"
-                 f" (NUMPY_MADVISE_HUGEPAGE={os.environ.get('NUMPY_MADVISE_HUGEPAGE', 'unset')})")
+    setting = os.environ.get("NUMPY_MADVISE_HUGEPAGE", "unset")
+    parts.append(f"NumPy huge-page advice {'on' if _get_madvise_hugepage() else 'off'} "
+                 f"(NUMPY_MADVISE_HUGEPAGE={setting})")
     return "; ".join(parts)
 
 

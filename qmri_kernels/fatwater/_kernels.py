@@ -537,8 +537,6 @@ def _heap_push(heap, size, q, i):
     share a cache line.
     """
     pos = size
-    heap[2 * pos] = q
-    heap[2 * pos + 1] = i
     while pos > 0:
         parent = (pos - 1) // 2
         qp, ip = heap[2 * parent], heap[2 * parent + 1]
