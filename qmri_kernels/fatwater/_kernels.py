@@ -276,10 +276,162 @@ def candidates_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, decay, gr
     return cand_psi, cand_cost, cand_r2, n_cand, energy
 
 
-#: Bound on |float32 − float64 grid-search cost| at a grid point, in units of
-#: (n_echoes + 4) · float32 epsilon · ||s||² (derivation: ``candidates_mixed_kernel``).
+#: Bounds on |float32 − float64 grid-search cost| at a grid point, in units of
+#: float32 epsilon · ||s||²: ``_F32_COST_BOUND`` · (N + 4) for the direct form,
+#: ``_F32_HARMONIC_BOUND`` · (N + 7)(N + 1) for the harmonic form (N echoes; derivations:
+#: ``candidates_mixed_kernel``).
 _F32_COST_BOUND = 12.0
+_F32_HARMONIC_BOUND = 3.0
 _F32_EPS = float(np.finfo(np.float32).eps)
+#: Largest departure of the echo phasors from uniform spacing,
+#: max |p_k p̄_l − p_(k−l) p̄_0| (see ``_harmonic_tables``), up to which the screen uses
+#: the harmonic form (the departure is added to its error bound).
+_HARMONIC_MAX_DEVIATION = 1e-6
+
+# float32 screen kernels: NumPy's error model and fused multiply-add (their rounding is
+# covered by the error bounds above; the float64 arithmetic stays unfused)
+_FAST = dict(cache=True, error_model="numpy", fastmath={"contract"})
+
+
+@njit(cache=True)
+def _harmonic_tables(phasors_re, phasors_im, n_pad):
+    """Harmonics of the echo spacing on the ψ grid, for the screen's harmonic form.
+
+    Parameters
+    ----------
+    phasors_re, phasors_im : (N, G) float64
+        Real and imaginary parts of the phasors p_n = exp(−i 2π ψ_g t_n).
+    n_pad : int
+        Padded grid length (≥ G).
+
+    Returns
+    -------
+    hre, him : (max(N − 1, 1), n_pad) float32
+        h_m = p_m p̄_0 = exp(−i m θ_g) for uniform spacing (θ_g = 2π ψ_g ΔTE), stored as
+        hre = Re h_m, him = −Im h_m; row m − 1 holds harmonic m; zero past the grid.
+    deviation : float
+        max |p_k p̄_l − h_(k−l)| over echoes k > l and the grid: 0 up to rounding for
+        uniform echo spacing, order 1 otherwise.
+    """
+    n_echo, n_grid = phasors_re.shape
+    hre = np.zeros((max(n_echo - 1, 1), n_pad), dtype=np.float32)
+    him = np.zeros((max(n_echo - 1, 1), n_pad), dtype=np.float32)
+    dev = 0.0
+    for g in range(n_grid):
+        p0 = complex(phasors_re[0, g], -phasors_im[0, g])
+        for m in range(1, n_echo):
+            h = complex(phasors_re[m, g], phasors_im[m, g]) * p0
+            hre[m - 1, g] = h.real
+            him[m - 1, g] = -h.imag
+            for l in range(1, n_echo - m):
+                q = (complex(phasors_re[l + m, g], phasors_im[l + m, g])
+                     * complex(phasors_re[l, g], -phasors_im[l, g]))
+                dev = max(dev, abs(q - h))
+    return hre, him, dev
+
+
+@njit(**_FAST)
+def _screen_harmonic(sig, v, e32, wt1f, wt2f, hre, him, z1, z2, coef, cost, curve, second,
+                     ridx):
+    """float32 cost curve of voxel ``v`` over the padded ψ grid, uniform echo spacing.
+
+    With z₁ = w₁ ⊙ s and z₂ = w₂ ⊙ s (the orthonormal projections' weights of one R2*
+    value) and uniform echo spacing, |u_j(θ)|² = |Σ_n z_jn e^{−inθ}|² is a trigonometric
+    polynomial of degree N − 1 in θ = 2π ψ ΔTE whose coefficients are the
+    autocorrelation S_m = Σ_j Σ_l z_j,l+m z̄_j,l (Wiener–Khinchin): the cost is
+    e − S₀ − Σ_{m ≥ 1} 2 Re(S_m e^{−imθ}). Per R2* value that is O(N²) for the
+    coefficients and 2(N − 1) multiply-adds per grid point, against 8N for the direct
+    form (``_screen_direct``).
+
+    Writes ``curve`` (lowest cost over R2*), ``second`` (second lowest) and ``ridx`` (index
+    of the lowest, as float32), each (n_pad,) float32; ``z1``, ``z2`` (N,) complex64,
+    ``coef`` (2N,) and ``cost`` (n_pad,) float32 are scratch. ``e32`` is ||s||² in float32.
+    """
+    n_r2, n_echo = wt1f.shape
+    n_pad = hre.shape[1]
+    for g in range(n_pad):
+        curve[g] = np.inf
+        second[g] = np.inf
+        ridx[g] = 0.0
+    for r in range(n_r2):
+        for k in range(n_echo):
+            z1[k] = sig[v, k] * wt1f[r, k]
+            z2[k] = sig[v, k] * wt2f[r, k]
+        s0 = np.float32(0.0)
+        for k in range(n_echo):
+            s0 += (z1[k].real * z1[k].real + z1[k].imag * z1[k].imag
+                   + z2[k].real * z2[k].real + z2[k].imag * z2[k].imag)
+        for m in range(1, n_echo):
+            sr = np.float32(0.0)
+            si = np.float32(0.0)
+            for l in range(n_echo - m):
+                a = z1[l + m] * z1[l].conjugate() + z2[l + m] * z2[l].conjugate()
+                sr += a.real
+                si += a.imag
+            coef[2 * m - 2] = 2.0 * sr
+            coef[2 * m - 1] = 2.0 * si
+        c0 = e32 - s0
+        for g in range(n_pad):
+            cost[g] = c0
+        for m in range(n_echo - 1):
+            a = coef[2 * m]
+            b = coef[2 * m + 1]
+            for g in range(n_pad):
+                cost[g] -= a * hre[m, g] + b * him[m, g]
+        rf = np.float32(r)
+        for g in range(n_pad):
+            c = cost[g]
+            cg = curve[g]
+            ri = ridx[g]
+            second[g] = max(cg, min(c, second[g]))
+            curve[g] = min(c, cg)
+            ridx[g] = rf if c < cg else ri
+
+
+@njit(**_FAST)
+def _screen_direct(sig, v, e32, wt1f, wt2f, phrf, phif, acc, curve, second, ridx):
+    """float32 cost curve of voxel ``v`` over the padded ψ grid, any echo times.
+
+    The direct form: per R2* value, u_j(ψ_g) = Σ_n p_n(ψ_g) w_jn s_n accumulated echo by
+    echo over the grid (``acc`` (4, n_pad) float32 scratch: Re u₁, Im u₁, Re u₂, Im u₂),
+    cost e − |u₁|² − |u₂|². Outputs as ``_screen_harmonic``.
+    """
+    n_r2, n_echo = wt1f.shape
+    n_pad = phrf.shape[1]
+    u1r = acc[0]
+    u1i = acc[1]
+    u2r = acc[2]
+    u2i = acc[3]
+    for g in range(n_pad):
+        curve[g] = np.inf
+        second[g] = np.inf
+        ridx[g] = 0.0
+    for r in range(n_r2):
+        for g in range(n_pad):
+            u1r[g] = 0.0
+            u1i[g] = 0.0
+            u2r[g] = 0.0
+            u2i[g] = 0.0
+        for k in range(n_echo):
+            z = sig[v, k] * wt1f[r, k]
+            zc = sig[v, k] * wt2f[r, k]
+            ar, ai, br, bi = z.real, z.imag, zc.real, zc.imag
+            for g in range(n_pad):
+                pr = phrf[k, g]
+                pi = phif[k, g]
+                u1r[g] += pr * ar - pi * ai
+                u1i[g] += pr * ai + pi * ar
+                u2r[g] += pr * br - pi * bi
+                u2i[g] += pr * bi + pi * br
+        rf = np.float32(r)
+        for g in range(n_pad):
+            c = e32 - (u1r[g] * u1r[g] + u1i[g] * u1i[g] + u2r[g] * u2r[g]
+                       + u2i[g] * u2i[g])
+            cg = curve[g]
+            ri = ridx[g]
+            second[g] = max(cg, min(c, second[g]))
+            curve[g] = min(c, cg)
+            ridx[g] = rf if c < cg else ri
 
 
 @njit(cache=True, inline="always")
@@ -325,21 +477,37 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
     the R2* index then use those float64 values only. Where the float32 best R2* value
     beats the second best by more than the tolerance, the float64 order is the same and
     only that R2* value is recomputed. About two points per voxel pass the screen (the
-    minima), so the float64 work is a few percent of a float64 grid search; the float32
-    grid loop runs eight lanes per vector instead of four.
+    minima), so the float64 work is a few percent of a float64 grid search.
+
+    The float32 curve is computed in one of two forms. With uniform echo spacing (the
+    phasors depart from it by at most ``_HARMONIC_MAX_DEVIATION``) the cost is a
+    trigonometric polynomial in ψ whose coefficients are the autocorrelation of the
+    weighted echoes (``_screen_harmonic``): 2(N − 1) multiply-adds per grid point and R2*
+    value instead of the direct form's 8N (``_screen_direct``, any echo times).
 
     Notes
     -----
-    Error bound: the rows of the weights ``wt1``, ``wt2`` (``_orthonormal_weights``) have
-    unit norm and the phasors unit modulus, so each projection u = Σ_n p_n w_n s_n has
-    |u| ≤ √e (e = ||s||²) and a float32 rounding error below ≈ 2√2 (N + 3) ε₃₂ √e; each
-    |u|² then errs by less than ≈ 4√2 (N + 3) ε₃₂ e, and the cost e − |u₁|² − |u₂|² (and
-    its minimum over R2*) by δ ≲ 12 (N + 4) ε₃₂ e (observed: below 5 ε₃₂ e). A float64
-    minimum (y₀ < y₋, y₀ ≤ y₊) is thus a float32 point with y₀ < y₋ + 2δ and
+    Error bounds. The rows of the weights ``wt1``, ``wt2`` (``_orthonormal_weights``) have
+    unit norm, so every |w_n| ≤ 1 and Σ_n |w_n s_n|² ≤ e (e = ||s||²); the phasors have
+    unit modulus.
+
+    *Direct form*: each projection u = Σ_n p_n w_n s_n has |u| ≤ √e and a float32
+    rounding error below ≈ 2√2 (N + 3) ε₃₂ √e; each |u|² then errs by less than
+    ≈ 4√2 (N + 3) ε₃₂ e, and the cost e − |u₁|² − |u₂|² (and its minimum over R2*) by
+    δ ≲ 12 (N + 4) ε₃₂ e (observed: below 5 ε₃₂ e).
+
+    *Harmonic form*: with a_n = |w_n s_n|, the weighted echoes z_n err by ≲ 2 ε₃₂ a_n,
+    each autocorrelation coefficient S_m by ≲ (N + 10) ε₃₂ Σ_l a_(l+m) a_l (summed over
+    both projections), and Σ_(m ≥ 1) Σ_l a_(l+m) a_l ≤ (N − 1) e; the N − 1 harmonic terms
+    (tables rounded to float32) and the running sum add ≲ N ε₃₂ (e + 2 Σ_m |S_m|). In
+    all, δ ≲ 3 (N + 7)(N + 1) ε₃₂ e (observed: below 7 ε₃₂ e for N ≤ 32). Where the
+    echo spacing departs from uniform by d = max |p_k p̄_l − p_(k−l) p̄_0|, the harmonic
+    form changes each |u|² by at most d (Σ_n |z_n|)² ≤ N d e, so 2 N d e is added to δ.
+
+    A float64 minimum (y₀ < y₋, y₀ ≤ y₊) is thus a float32 point with y₀ < y₋ + 2δ and
     y₀ ≤ y₊ + 2δ; the screen (and the R2* shortcut) use twice that tolerance, 4δ.
-    Voxels whose energy is outside
-    (1e-30, 1e30) (float32 under- or overflow) and curves without a minimum (constant)
-    are evaluated in float64 throughout.
+    Voxels whose energy is outside (1e-30, 1e30) (float32 under- or overflow) and curves
+    without a minimum (constant) are evaluated in float64 throughout.
     """
     n_vox, n_echo = sig.shape
     n_grid = psi_grid.shape[0]
@@ -348,9 +516,19 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
     wt1, wt2 = _orthonormal_weights(decay, gram, c)
     wt1f = wt1.astype(np.float32)
     wt2f = wt2.astype(np.complex64)
-    phrf = phasors_re.astype(np.float32)
-    phif = phasors_im.astype(np.float32)
-    tol_rel = 4.0 * _F32_COST_BOUND * (n_echo + 4) * _F32_EPS
+    n_pad = (n_grid + 7) // 8 * 8
+    phrf = np.zeros((n_echo, n_pad), dtype=np.float32)
+    phif = np.zeros((n_echo, n_pad), dtype=np.float32)
+    phrf[:, :n_grid] = phasors_re
+    phif[:, :n_grid] = phasors_im
+    hre, him, dev = _harmonic_tables(phasors_re, phasors_im, n_pad)
+    harmonic = dev <= _HARMONIC_MAX_DEVIATION
+    if harmonic:
+        bound = (_F32_HARMONIC_BOUND * (n_echo + 7) * (n_echo + 1) * _F32_EPS
+                 + 2.0 * n_echo * dev)
+    else:
+        bound = _F32_COST_BOUND * (n_echo + 4) * _F32_EPS
+    tol_rel = 4.0 * bound
     cand_psi = np.empty((n_vox, n_keep))
     cand_cost = np.empty((n_vox, n_keep))
     cand_r2 = np.empty((n_vox, n_keep), dtype=np.int64)
@@ -358,13 +536,14 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
     energy = np.empty(n_vox)
     n_chunks = (n_vox + _CHUNK - 1) // _CHUNK
     for ch in prange(n_chunks):
-        curve = np.empty(n_grid, dtype=np.float32)
-        u1r = np.empty(n_grid, dtype=np.float32)
-        u1i = np.empty(n_grid, dtype=np.float32)
-        u2r = np.empty(n_grid, dtype=np.float32)
-        u2i = np.empty(n_grid, dtype=np.float32)
-        second = np.empty(n_grid, dtype=np.float32)
-        ridx = np.empty(n_grid, dtype=np.int64)
+        curve = np.empty(n_pad, dtype=np.float32)
+        second = np.empty(n_pad, dtype=np.float32)
+        ridx = np.empty(n_pad, dtype=np.float32)
+        cost = np.empty(n_pad, dtype=np.float32)
+        acc = np.empty((4, n_pad), dtype=np.float32)
+        z1 = np.empty(n_echo, dtype=np.complex64)
+        z2 = np.empty(n_echo, dtype=np.complex64)
+        coef = np.empty(2 * n_echo, dtype=np.float32)
         exact = np.empty(n_grid)
         exact_r = np.empty(n_grid, dtype=np.int64)
         stamp = np.zeros(n_grid, dtype=np.int64)
@@ -386,44 +565,19 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
             if 1e-30 < e < 1e30:
                 e32 = np.float32(e)
                 tol = np.float32(tol_rel * e)
-                for g in range(n_grid):
-                    curve[g] = np.inf
-                    second[g] = np.inf
-                    ridx[g] = 0
-                for r in range(n_r2):
-                    for g in range(n_grid):
-                        u1r[g] = 0.0
-                        u1i[g] = 0.0
-                        u2r[g] = 0.0
-                        u2i[g] = 0.0
-                    for k in range(n_echo):
-                        sk = sig[v, k]
-                        z = sk * wt1f[r, k]
-                        zc = sk * wt2f[r, k]
-                        ar, ai, br, bi = z.real, z.imag, zc.real, zc.imag
-                        for g in range(n_grid):
-                            pr = phrf[k, g]
-                            pi = phif[k, g]
-                            u1r[g] += pr * ar - pi * ai
-                            u1i[g] += pr * ai + pi * ar
-                            u2r[g] += pr * br - pi * bi
-                            u2i[g] += pr * bi + pi * br
-                    for g in range(n_grid):
-                        cost = e32 - (u1r[g] * u1r[g] + u1i[g] * u1i[g]
-                                      + u2r[g] * u2r[g] + u2i[g] * u2i[g])
-                        if cost < curve[g]:
-                            second[g] = curve[g]
-                            curve[g] = cost
-                            ridx[g] = r
-                        elif cost < second[g]:
-                            second[g] = cost
+                if harmonic:
+                    _screen_harmonic(sig, v, e32, wt1f, wt2f, hre, him, z1, z2, coef, cost,
+                                     curve, second, ridx)
+                else:
+                    _screen_direct(sig, v, e32, wt1f, wt2f, phrf, phif, acc, curve, second,
+                                   ridx)
             else:
                 # float32 would under- or overflow: every point passes the screen
                 tol = np.float32(np.inf)
                 for g in range(n_grid):
                     curve[g] = 0.0
                     second[g] = 0.0
-                    ridx[g] = 0
+                    ridx[g] = 0.0
             # screen: the points that could be minima of the float64 curve, and the points
             # whose float64 cost those need (themselves and their neighbours)
             stamp_v = v + 1
@@ -452,7 +606,7 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
                 h = points[j]
                 if second[h] - curve[h] > tol:
                     # the float32 order of the R2* values is certain: one float64 cost
-                    r0 = ridx[h]
+                    r0 = int(ridx[h])
                     exact[h], exact_r[h] = _exact_cost(sig, v, h, r0, r0 + 1, e, wt1, wt2,
                                                        phasors_re, phasors_im)
                 else:

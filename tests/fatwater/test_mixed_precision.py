@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from numba import njit
 
 from qmri_kernels.fatwater import FatWaterModel, signal
 from qmri_kernels.fatwater import _kernels as K
@@ -45,7 +46,13 @@ def _both(sig, plan):
     return K.candidates_kernel(*args), K.candidates_mixed_kernel(*args)
 
 
-@pytest.mark.parametrize("te", [UNIFORM, NON_UNIFORM], ids=["uniform", "non-uniform"])
+# within the harmonic form's tolerance of uniform spacing (departure ≈ 2e-8): screened with
+# the harmonic form plus the departure's share of the error bound
+NEARLY_UNIFORM = UNIFORM + np.array([0.0, 1e-12, -1e-12, 0.0, 2e-12, 0.0])
+
+
+@pytest.mark.parametrize("te", [UNIFORM, NON_UNIFORM, NEARLY_UNIFORM],
+                         ids=["uniform", "non-uniform", "nearly-uniform"])
 @pytest.mark.parametrize("r2_grid", [(0.0, 50.0, 150.0, 400.0), (0.0, 100.0), (80.0,)])
 def test_mixed_precision_candidates_equal_float64(te, r2_grid):
     plan = make_plan(te, 3.0, DEFAULT_FAT_SPECTRUM, r2_grid=r2_grid)
@@ -74,3 +81,89 @@ def test_mixed_precision_on_a_fitted_volume_matches_float64_fit():
     ref, got = _both(sig, FatWaterModel(te)._plan)
     for a, b in zip(ref, got):
         np.testing.assert_array_equal(b, a)
+
+
+@pytest.mark.parametrize("n_echo", [3, 4, 8, 12, 16])
+def test_mixed_precision_equal_float64_for_other_echo_counts(n_echo):
+    te = 1.0e-3 + 1.1e-3 * np.arange(n_echo)
+    plan = make_plan(te, 3.0, DEFAULT_FAT_SPECTRUM)
+    ref, got = _both(_signals(te, seed=n_echo, n=1500), plan)
+    for a, b in zip(ref, got):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_harmonic_tables_measure_the_departure_from_uniform_spacing():
+    def departure(te):
+        plan = make_plan(te, 3.0, DEFAULT_FAT_SPECTRUM)
+        return K._harmonic_tables(plan.phasors_re, plan.phasors_im, 72)[2]
+
+    assert departure(UNIFORM) < 1e-13
+    assert 1e-9 < departure(NEARLY_UNIFORM) < K._HARMONIC_MAX_DEVIATION
+    assert departure(NON_UNIFORM) > 0.1
+    plan = make_plan(UNIFORM, 3.0, DEFAULT_FAT_SPECTRUM)
+    hre, him, _ = K._harmonic_tables(plan.phasors_re, plan.phasors_im, 72)
+    theta = 2 * np.pi * plan.psi_grid * 1.5e-3
+    m = np.arange(1, 6)[:, None]
+    np.testing.assert_allclose(hre[:, :theta.size], np.cos(m * theta), atol=1e-6)
+    np.testing.assert_allclose(him[:, :theta.size], np.sin(m * theta), atol=1e-6)
+    assert not hre[:, theta.size:].any() and not him[:, theta.size:].any()
+
+
+@njit
+def _screened_curves(sig, plan_re, plan_im, wt1, wt2, harmonic):
+    n_vox, n_echo = sig.shape
+    n_grid = plan_re.shape[1]
+    n_pad = (n_grid + 7) // 8 * 8
+    hre, him, _ = K._harmonic_tables(plan_re, plan_im, n_pad)
+    phrf = np.zeros((n_echo, n_pad), dtype=np.float32)
+    phif = np.zeros((n_echo, n_pad), dtype=np.float32)
+    phrf[:, :n_grid] = plan_re
+    phif[:, :n_grid] = plan_im
+    wt1f = wt1.astype(np.float32)
+    wt2f = wt2.astype(np.complex64)
+    curve = np.empty(n_pad, dtype=np.float32)
+    second = np.empty(n_pad, dtype=np.float32)
+    ridx = np.empty(n_pad, dtype=np.float32)
+    out = np.empty((n_vox, n_grid))
+    out_r = np.empty((n_vox, n_grid))
+    for v in range(n_vox):
+        e = 0.0
+        for k in range(n_echo):
+            e += abs(sig[v, k]) ** 2
+        if harmonic:
+            K._screen_harmonic(sig, v, np.float32(e), wt1f, wt2f, hre, him,
+                               np.empty(n_echo, np.complex64), np.empty(n_echo, np.complex64),
+                               np.empty(2 * n_echo, np.float32),
+                               np.empty(n_pad, np.float32), curve, second, ridx)
+        else:
+            K._screen_direct(sig, v, np.float32(e), wt1f, wt2f, phrf, phif,
+                             np.empty((4, n_pad), np.float32), curve, second, ridx)
+        out[v] = curve[:n_grid]
+        out_r[v] = second[:n_grid]
+    return out, out_r
+
+
+@pytest.mark.parametrize("n_echo", [3, 6, 16])
+@pytest.mark.parametrize("harmonic", [True, False], ids=["harmonic", "direct"])
+def test_float32_screen_curves_within_their_error_bound(n_echo, harmonic):
+    """Both float32 forms give the float64 cost curve (lowest and second lowest over R2*)
+    to within their documented bound δ; observed errors are a few ε₃₂·||s||²."""
+    te = 1.2e-3 + 1.3e-3 * np.arange(n_echo)
+    plan = make_plan(te, 3.0, DEFAULT_FAT_SPECTRUM)
+    sig = _signals(te, seed=11 * n_echo, n=2000)[:2000]            # ordinary voxels only
+    wt1, wt2 = K._orthonormal_weights(plan.decay, plan.gram, plan.c)
+    low, second = _screened_curves(sig, plan.phasors_re, plan.phasors_im, wt1, wt2, harmonic)
+    s = sig.astype(np.complex128)
+    p = plan.phasors_re + 1j * plan.phasors_im
+    e = (np.abs(s) ** 2).sum(axis=1)
+    costs = np.stack([e[:, None] - np.abs((s * wt1[r]) @ p) ** 2 - np.abs((s * wt2[r]) @ p) ** 2
+                      for r in range(wt1.shape[0])])
+    costs.sort(axis=0)
+    eps = np.finfo(np.float32).eps
+    if harmonic:
+        bound = K._F32_HARMONIC_BOUND * (n_echo + 7) * (n_echo + 1) * eps
+    else:
+        bound = K._F32_COST_BOUND * (n_echo + 4) * eps
+    for got, want in ((low, costs[0]), (second, costs[1])):
+        err = (np.abs(got - want) / e[:, None]).max()
+        assert err < 10 * eps < bound, (err / eps, bound / eps)
