@@ -175,15 +175,16 @@ def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[in
     tables = (nbr, cands.psi, cands.cost, cands.n, quality)
     seed_score = K.seed_score_kernel(quality, nbr)
 
-    # A: every connected piece of the domain, bridging dark voxels by prediction
-    ptr_a, vox_a, lab_a = K.label_components(finite, nbr, 1)
+    # A: every connected piece of the domain, bridging dark voxels by prediction (its
+    # pieces, and the bright components of B, labelled at once)
+    ptr_a, vox_a, lab_a, ptr, vox, _ = K.label_components_pair(finite, 1, reliable,
+                                                               int(min_component), nbr)
     scratch = K.growth_scratch(numba.get_num_threads(), n_vox, int(n_tries))
     K.grow_components_kernel(*tables, seed_score, reliable, ptr_a, vox_a,
                              np.zeros(ptr_a.size - 1, dtype=np.bool_), int(n_tries), 1.0,
                              *args, psi, cost, how, scratch, bool(prune))
     # B: each bright component may restart on its own if that fits clearly better; one
     # that holds all the bright voxels of its piece of A compared its starts there already
-    ptr, vox, _ = K.label_components(reliable, nbr, int(min_component))
     bright_in_a = np.bincount(lab_a[reliable], minlength=lab_a.max() + 1)
     sizes = np.diff(ptr)
     skip = bright_in_a[lab_a[vox[ptr[:-1]]]] == sizes if sizes.size else np.zeros(0, bool)

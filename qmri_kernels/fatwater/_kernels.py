@@ -791,12 +791,15 @@ def neighbour_table(coords, nx, ny, nz):
 
 @njit(cache=True, parallel=True)
 def growth_scratch(n_threads, n_vox, n_tries):
-    """Working arrays of the growth kernels, one row per thread, first touched in parallel.
+    """Working arrays of the growth kernels, one row per thread.
 
     Returns (state int8, eligible bool, fresh bool, psi, cost, how int8), each
-    (n_threads, V) with state/eligible/fresh zero (the kernels leave them so), the heaps
-    (n_threads, 2V) (``_heap_push``), a shared all-True ``use_cand`` (V,), and the
-    per-start results (psi, cost, how) of ``grow_components_kernel``, each (n_tries, V).
+    (n_threads, V) with state/eligible/fresh zero (the kernels leave them so; first touched
+    in parallel), the heaps (n_threads, 2V) (``_heap_push``), a shared all-True
+    ``use_cand`` (V,), and the per-start results (psi, cost, how) of
+    ``grow_components_kernel``, each (n_tries, V). The field, heap and result arrays are
+    left uninitialised (every entry is written before it is read), so that only the pages
+    a growth reaches are ever touched.
     """
     state = np.empty((n_threads, n_vox), dtype=np.int8)
     eligible = np.empty((n_threads, n_vox), dtype=np.bool_)
@@ -814,17 +817,8 @@ def growth_scratch(n_threads, n_vox, n_tries):
             state[t, v] = 0
             eligible[t, v] = False
             fresh[t, v] = False
-            psi[t, v] = 0.0
-            cost[t, v] = 0.0
-            how[t, v] = 0
-            heap[t, 2 * v] = 0.0
-            heap[t, 2 * v + 1] = 0.0
     for v in prange(n_vox):
         use_cand[v] = True
-        for k in range(n_tries):
-            res_psi[k, v] = 0.0
-            res_cost[k, v] = 0.0
-            res_how[k, v] = 0
     return (state, eligible, fresh, psi, cost, how, heap, use_cand, res_psi, res_cost,
             res_how)
 
@@ -852,21 +846,12 @@ def seed_score_kernel(quality, nbr):
 
 
 @njit(cache=True)
-def label_components(select, nbr, min_size):
-    """Connected components of the selected voxels over the growth neighbourhood.
-
-    Components are numbered 1, 2, ... in the order of their lowest voxel index (the raster
-    order ``scipy.ndimage.label`` numbers them in); ``lab`` is 0 for unselected voxels.
-    Returns ``ptr``, ``vox``: the components of at least ``min_size`` voxels, largest first
-    (ties: lower number first), as CSR voxel lists ascending within a component, and
-    ``lab`` (V,) int64.
-    """
-    n_vox = select.shape[0]
-    lab = np.zeros(n_vox, dtype=np.int64)
-    stack = np.empty(n_vox, dtype=np.int64)
-    sizes = np.zeros(n_vox + 1, dtype=np.int64)
+def _flood_labels(select, nbr, lab, stack, sizes):
+    """Number the connected components of ``select`` 1, 2, ... in the order of their lowest
+    voxel index (depth-first flood over ``nbr``); writes ``lab`` (V,) (zero on entry:
+    stays 0 for unselected voxels) and ``sizes[1:n+1]``, uses ``stack`` (V,); returns n."""
     n_lab = 0
-    for v in range(n_vox):
+    for v in range(select.shape[0]):
         if not select[v] or lab[v] != 0:
             continue
         n_lab += 1
@@ -885,6 +870,14 @@ def label_components(select, nbr, min_size):
                     top += 1
                     stack[top] = u
         sizes[n_lab] = count
+    return n_lab
+
+
+@njit(cache=True)
+def _component_lists(lab, sizes, n_lab, min_size):
+    """CSR voxel lists (``ptr``, ``vox``) of the components of at least ``min_size``
+    voxels, largest first (ties: lower number first), ascending within a component."""
+    n_vox = lab.shape[0]
     big = np.empty(n_lab, dtype=np.int64)
     n_big = 0
     for k in range(1, n_lab + 1):
@@ -905,7 +898,42 @@ def label_components(select, nbr, min_size):
         if lab[v] > 0 and r >= 0:
             vox[fill[r]] = v
             fill[r] += 1
+    return ptr, vox
+
+
+@njit(cache=True)
+def label_components(select, nbr, min_size):
+    """Connected components of the selected voxels over the growth neighbourhood.
+
+    Components are numbered 1, 2, ... in the order of their lowest voxel index (the raster
+    order ``scipy.ndimage.label`` numbers them in); ``lab`` is 0 for unselected voxels.
+    Returns ``ptr``, ``vox``: the components of at least ``min_size`` voxels, largest first
+    (ties: lower number first), as CSR voxel lists ascending within a component, and
+    ``lab`` (V,) int64.
+    """
+    n_vox = select.shape[0]
+    lab = np.zeros(n_vox, dtype=np.int64)
+    sizes = np.empty(n_vox + 1, dtype=np.int64)
+    n_lab = _flood_labels(select, nbr, lab, np.empty(n_vox, dtype=np.int64), sizes)
+    ptr, vox = _component_lists(lab, sizes, n_lab, min_size)
     return ptr, vox, lab
+
+
+@njit(cache=True, parallel=True)
+def label_components_pair(select_a, min_a, select_b, min_b, nbr):
+    """``label_components`` of two selections over the same ``nbr``, the two floods on
+    two threads at once; returns (ptr_a, vox_a, lab_a, ptr_b, vox_b, lab_b)."""
+    n_vox = select_a.shape[0]
+    lab = np.zeros((2, n_vox), dtype=np.int64)
+    sizes = np.empty((2, n_vox + 1), dtype=np.int64)
+    stack = np.empty((2, n_vox), dtype=np.int64)
+    n_lab = np.zeros(2, dtype=np.int64)
+    for t in prange(2):
+        n_lab[t] = _flood_labels(select_a if t == 0 else select_b, nbr, lab[t], stack[t],
+                                 sizes[t])
+    ptr_a, vox_a = _component_lists(lab[0], sizes[0], n_lab[0], min_a)
+    ptr_b, vox_b = _component_lists(lab[1], sizes[1], n_lab[1], min_b)
+    return ptr_a, vox_a, lab[0], ptr_b, vox_b, lab[1]
 
 
 @njit(cache=True)

@@ -115,6 +115,11 @@ def test_neighbour_table_seed_score_and_components_match_scipy(volume):
         assert len(np.unique(lab[members])) == 1
     ptr5, vox5, _ = K.label_components(select, nbr, 5)
     assert np.all(np.diff(ptr5) >= 5) and len(ptr5) - 1 == np.sum(sizes >= 5)
+    # two selections labelled at once: each as on its own
+    other = quality > -0.1
+    pair = K.label_components_pair(other, 1, select, 5, nbr)
+    for got, want in zip(pair, K.label_components(other, nbr, 1) + (ptr5, vox5, lab)):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_balanced_bins_hold_every_item_once():
