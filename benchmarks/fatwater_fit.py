@@ -1,6 +1,6 @@
 """Benchmark: fat-water fit throughput, thread scaling, a 1 M-voxel volume, and hmrGC.
 
-Run ``python benchmarks/fatwater_fit.py [--subject 13] [--threads 2] [--repeats 3]
+Run ``python benchmarks/fatwater_fit.py [--subject 13] [--threads 2] [--repeats 5]
 [--reference 200] [--large] [--hmrgc-python PATH] [--json PATH]``.
 
 On one cohort subject's multi-echo gradient echo (the protocol's 256 × 256 × 18 grid, 6
@@ -183,7 +183,7 @@ def main() -> None:
     ap.add_argument("--manifest", default="data_manifest.yaml")
     ap.add_argument("--subject", default="13", help="cohort subject to fit")
     ap.add_argument("--threads", type=int, default=2, help="Numba threads (both tools)")
-    ap.add_argument("--repeats", type=int, default=3, help="timed runs of each measurement")
+    ap.add_argument("--repeats", type=int, default=5, help="timed runs of each measurement")
     ap.add_argument("--reference", type=int, default=200,
                     help="voxels fitted by the SciPy reference")
     ap.add_argument("--large", action="store_true",
