@@ -293,6 +293,22 @@ _HARMONIC_MAX_DEVIATION = 1e-6
 _FAST = dict(cache=True, error_model="numpy", fastmath={"contract"})
 
 
+@njit(inline="always", **_FAST)
+def _keep_two_lowest(c, g, rf, curve, second, ridx):
+    """Fold cost ``c`` of R2* index ``rf`` into the lowest (``curve``), second lowest
+    (``second``) and arg-lowest (``ridx``) at grid point ``g``.
+
+    Written with min/max so that every store is unconditional and the loop over the grid
+    vectorises without masked stores; equal to "if c < curve: second, curve = curve, c
+    elif c < second: second = c" for the finite costs of the screen (the caller screens
+    only voxels whose energy is finite and within float32's range)."""
+    cg = curve[g]
+    ri = ridx[g]
+    second[g] = max(cg, min(c, second[g]))
+    curve[g] = min(c, cg)
+    ridx[g] = rf if c < cg else ri
+
+
 @njit(cache=True)
 def _harmonic_tables(phasors_re, phasors_im, n_pad):
     """Harmonics of the echo spacing on the ψ grid, for the screen's harmonic form.
@@ -380,12 +396,7 @@ def _screen_harmonic(sig, v, e32, wt1f, wt2f, hre, him, z1, z2, coef, cost, curv
                 cost[g] -= a * hre[m, g] + b * him[m, g]
         rf = np.float32(r)
         for g in range(n_pad):
-            c = cost[g]
-            cg = curve[g]
-            ri = ridx[g]
-            second[g] = max(cg, min(c, second[g]))
-            curve[g] = min(c, cg)
-            ridx[g] = rf if c < cg else ri
+            _keep_two_lowest(cost[g], g, rf, curve, second, ridx)
 
 
 @njit(**_FAST)
@@ -427,11 +438,7 @@ def _screen_direct(sig, v, e32, wt1f, wt2f, phrf, phif, acc, curve, second, ridx
         for g in range(n_pad):
             c = e32 - (u1r[g] * u1r[g] + u1i[g] * u1i[g] + u2r[g] * u2r[g]
                        + u2i[g] * u2i[g])
-            cg = curve[g]
-            ri = ridx[g]
-            second[g] = max(cg, min(c, second[g]))
-            curve[g] = min(c, cg)
-            ridx[g] = rf if c < cg else ri
+            _keep_two_lowest(c, g, rf, curve, second, ridx)
 
 
 @njit(cache=True, inline="always")
