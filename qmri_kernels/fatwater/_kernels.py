@@ -310,6 +310,26 @@ def _keep_two_lowest(c, g, rf, curve, second, ridx):
 
 
 @njit(cache=True)
+def screen_error_bound(n_echo, harmonic, deviation):
+    """Bound δ/||s||² on the float32 screen's cost error at a grid point (derivations:
+    ``candidates_mixed_kernel``): 12 (N + 4) ε₃₂ for the direct form; 3 (N + 7)(N + 1) ε₃₂
+    plus 2 N d for the harmonic form at a departure d from uniform echo spacing."""
+    if harmonic:
+        return (_F32_HARMONIC_BOUND * (n_echo + 7) * (n_echo + 1) * _F32_EPS
+                + 2.0 * n_echo * deviation)
+    return _F32_COST_BOUND * (n_echo + 4) * _F32_EPS
+
+
+@njit(**_FAST)
+def _screen_start(curve, second, ridx):
+    """Reset the screen's lowest, second lowest (inf) and arg-lowest (0) over the grid."""
+    for g in range(curve.shape[0]):
+        curve[g] = np.inf
+        second[g] = np.inf
+        ridx[g] = 0.0
+
+
+@njit(cache=True)
 def _harmonic_tables(phasors_re, phasors_im, n_pad):
     """Harmonics of the echo spacing on the ψ grid, for the screen's harmonic form.
 
@@ -359,16 +379,13 @@ def _screen_harmonic(sig, v, e32, wt1f, wt2f, hre, him, z1, z2, coef, cost, curv
     coefficients and 2(N − 1) multiply-adds per grid point, against 8N for the direct
     form (``_screen_direct``).
 
-    Writes ``curve`` (lowest cost over R2*), ``second`` (second lowest) and ``ridx`` (index
-    of the lowest, as float32), each (n_pad,) float32; ``z1``, ``z2`` (N,) complex64,
+    Folds into ``curve`` (lowest cost over R2*), ``second`` (second lowest) and ``ridx``
+    (index of the lowest, as float32), each (n_pad,) float32 and set to (inf, inf, 0) by
+    the caller (``_screen_start``); ``z1``, ``z2`` (N,) complex64,
     ``coef`` (2N,) and ``cost`` (n_pad,) float32 are scratch. ``e32`` is ||s||² in float32.
     """
     n_r2, n_echo = wt1f.shape
     n_pad = hre.shape[1]
-    for g in range(n_pad):
-        curve[g] = np.inf
-        second[g] = np.inf
-        ridx[g] = 0.0
     for r in range(n_r2):
         for k in range(n_echo):
             z1[k] = sig[v, k] * wt1f[r, k]
@@ -413,10 +430,6 @@ def _screen_direct(sig, v, e32, wt1f, wt2f, phrf, phif, acc, curve, second, ridx
     u1i = acc[1]
     u2r = acc[2]
     u2i = acc[3]
-    for g in range(n_pad):
-        curve[g] = np.inf
-        second[g] = np.inf
-        ridx[g] = 0.0
     for r in range(n_r2):
         for g in range(n_pad):
             u1r[g] = 0.0
@@ -530,12 +543,7 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
     phif[:, :n_grid] = phasors_im
     hre, him, dev = _harmonic_tables(phasors_re, phasors_im, n_pad)
     harmonic = dev <= _HARMONIC_MAX_DEVIATION
-    if harmonic:
-        bound = (_F32_HARMONIC_BOUND * (n_echo + 7) * (n_echo + 1) * _F32_EPS
-                 + 2.0 * n_echo * dev)
-    else:
-        bound = _F32_COST_BOUND * (n_echo + 4) * _F32_EPS
-    tol_rel = 4.0 * bound
+    tol_rel = 4.0 * screen_error_bound(n_echo, harmonic, dev)
     cand_psi = np.empty((n_vox, n_keep))
     cand_cost = np.empty((n_vox, n_keep))
     cand_r2 = np.empty((n_vox, n_keep), dtype=np.int64)
@@ -572,6 +580,7 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
             if 1e-30 < e < 1e30:
                 e32 = np.float32(e)
                 tol = np.float32(tol_rel * e)
+                _screen_start(curve, second, ridx)
                 if harmonic:
                     _screen_harmonic(sig, v, e32, wt1f, wt2f, hre, him, z1, z2, coef, cost,
                                      curve, second, ridx)

@@ -130,6 +130,7 @@ def _screened_curves(sig, plan_re, plan_im, wt1, wt2, harmonic):
         e = 0.0
         for k in range(n_echo):
             e += abs(sig[v, k]) ** 2
+        K._screen_start(curve, second, ridx)
         if harmonic:
             K._screen_harmonic(sig, v, np.float32(e), wt1f, wt2f, hre, him,
                                np.empty(n_echo, np.complex64), np.empty(n_echo, np.complex64),
@@ -160,10 +161,7 @@ def test_float32_screen_curves_within_their_error_bound(n_echo, harmonic):
                       for r in range(wt1.shape[0])])
     costs.sort(axis=0)
     eps = np.finfo(np.float32).eps
-    if harmonic:
-        bound = K._F32_HARMONIC_BOUND * (n_echo + 7) * (n_echo + 1) * eps
-    else:
-        bound = K._F32_COST_BOUND * (n_echo + 4) * eps
+    bound = K.screen_error_bound(n_echo, harmonic, 0.0)
     for got, want in ((low, costs[0]), (second, costs[1])):
         err = (np.abs(got - want) / e[:, None]).max()
         assert err < 10 * eps < bound, (err / eps, bound / eps)
