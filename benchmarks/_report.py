@@ -26,7 +26,8 @@ def load_average() -> str:
 
 
 def memory_policy() -> str:
-    """Transparent huge pages (Linux) and whether NumPy asks for them, as text.
+    """Transparent huge pages (Linux), whether NumPy asks for them, and whether the C
+    allocator keeps freed memory (:mod:`qmri_kernels.allocator`), as text.
 
     NumPy advises huge pages for arrays of 4 MiB and more (``NUMPY_MADVISE_HUGEPAGE``,
     default on). Where the kernel's ``defrag`` setting is ``madvise``, such an allocation
@@ -48,6 +49,11 @@ def memory_policy() -> str:
     setting = os.environ.get("NUMPY_MADVISE_HUGEPAGE", "unset")
     parts.append(f"NumPy huge-page advice {'on' if _get_madvise_hugepage() else 'off'} "
                  f"(NUMPY_MADVISE_HUGEPAGE={setting})")
+    from qmri_kernels.allocator import environment, freed_memory_kept
+
+    given = [f"{k}={os.environ[k]}" for k in environment() if k in os.environ]
+    parts.append(f"freed memory {'kept for reuse' if freed_memory_kept() else 'returned'} "
+                 f"by the C allocator" + (f" ({', '.join(given)})" if given else ""))
     return "; ".join(parts)
 
 

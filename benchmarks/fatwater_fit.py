@@ -1,7 +1,7 @@
 """Benchmark: fat-water fit throughput, thread scaling, a 1 M-voxel volume, and hmrGC.
 
 Run ``python benchmarks/fatwater_fit.py [--subject 13] [--threads 2] [--repeats 5]
-[--reference 200] [--large] [--hmrgc-python PATH] [--json PATH]``.
+[--reference 200] [--large] [--keep-freed-memory] [--hmrgc-python PATH] [--json PATH]``.
 
 On one cohort subject's multi-echo gradient echo (the protocol's 256 × 256 × 18 grid, 6
 echoes; ingested from the cohort's DICOM on first use, see
@@ -20,6 +20,11 @@ echoes; ingested from the cohort's DICOM on first use, see
   ``benchmarks/_hmrgc_runner.py`` in hmrGC's own environment: ``--hmrgc-python`` (or
   ``$HMRGC_PYTHON``) names that environment's Python; see ``benchmarks/README.md``.
   Without it the benchmark says "not measured" and prints no ratio.
+
+With ``--keep-freed-memory`` the C allocator keeps freed memory for the next fit
+(:func:`qmri_kernels.allocator.keep_freed_memory` here, the same setting through the
+environment for hmrGC's process): the fits then reuse pages instead of faulting in fresh
+ones. The first line of the output says which allocator setting was in force.
 
 Every ratio says which way it goes and every target whether it is met. Targets
 (DESIGN.md §5b and the performance issue): ≥ 80,000 masked voxels/s; ≥ 10× hmrGC measured
@@ -49,6 +54,7 @@ import numpy as np
 
 from _report import (cpu as _cpu, load_average as _load, memory_policy as _memory,
                      verdict as _verdict, way as _way)
+from qmri_kernels.allocator import environment as _allocator_env, keep_freed_memory
 from qmri_kernels.fatwater import FatWaterModel, load_megre, measure_throughput
 from qmri_kernels.manifest import load_manifest
 from qmri_kernels.physics import DEFAULT_FAT_SPECTRUM, WATER_PPM
@@ -188,10 +194,16 @@ def main() -> None:
                     help="voxels fitted by the SciPy reference")
     ap.add_argument("--large", action="store_true",
                     help="also time a ~1 M-voxel phantom volume against the protocol size")
+    ap.add_argument("--keep-freed-memory", action="store_true",
+                    help="the C allocator keeps freed memory for reuse (both tools)")
     ap.add_argument("--hmrgc-python", help="Python of an environment with hmrGC installed "
                     "(default: $HMRGC_PYTHON)")
     ap.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     args = ap.parse_args()
+    if args.keep_freed_memory:
+        if not keep_freed_memory():
+            ap.error("--keep-freed-memory: the C library is not glibc")
+        os.environ.update(_allocator_env())
 
     print(f"start: {_load()} on {os.cpu_count()} cores, {_cpu()}; fits on {args.threads} "
           "Numba threads")
@@ -259,7 +271,7 @@ def main() -> None:
         print(f"  CPU time per voxel (all threads), user / system: smaller "
               f"{p['user_ns_per_voxel']:,.0f} / {p['system_ns_per_voxel']:,.0f} ns, larger "
               f"{q['user_ns_per_voxel']:,.0f} / {q['system_ns_per_voxel']:,.0f} ns (system: "
-              "fresh pages for working arrays the allocator does not keep between fits)")
+              "mostly the kernel handing out fresh pages)")
 
     hmr_python = find_hmrgc(args.hmrgc_python)
     if hmr_python is None:
