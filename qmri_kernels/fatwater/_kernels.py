@@ -698,7 +698,7 @@ def _heap_less(qa, ia, qb, ib):
     return qa > qb or (qa == qb and ia < ib)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _heap_push(heap, size, q, i):
     """Push voxel ``i`` of priority ``q`` on the binary heap of ``size`` entries; new size.
 
@@ -721,7 +721,7 @@ def _heap_push(heap, size, q, i):
     return size + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _heap_pop(heap, size):
     """Pop the entry of highest priority (ties: lowest voxel index); (voxel, new size)."""
     top = np.int64(heap[1])
@@ -952,7 +952,7 @@ def label_components_pair(select_a, min_a, select_b, min_b, nbr):
     return ptr_a, vox_a, lab[0], ptr_b, vox_b, lab[1]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _push_neighbours(v, nbr, eligible, state, quality, heap, size):
     for m in range(nbr.shape[1]):
         u = nbr[v, m]
@@ -963,7 +963,7 @@ def _push_neighbours(v, nbr, eligible, state, quality, heap, size):
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _predict(v, nbr, state, psi):
     """Weighted mean ψ of the assigned neighbours of voxel v (NaN if there is none)."""
     acc = 0.0
@@ -979,7 +979,7 @@ def _predict(v, nbr, state, psi):
     return acc / wsum
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _nearest_candidate(v, pred, cand_psi, n_cand, period):
     """Candidate of voxel v nearest to ``pred`` (period-shifted copy); (k, ψ, |Δψ|)."""
     best_k = -1
@@ -1374,7 +1374,7 @@ def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, ho
 # --------------------------------------------------------------------------------------------
 # Per-voxel nonlinear refinement: Levenberg–Marquardt on (W, F complex; R2*; ψ)
 # --------------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _model_and_cost(s, te, c, w, f, r2, psi, d, m, dte, n_first):
     """Fill d_n = exp((i2πψ − R2*) t_n) and m_n = (W + F c_n) d_n; return Σ|s − m|².
 
@@ -1430,7 +1430,7 @@ def _uniform_spacing(te):
     return dt
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _solve_lm(s_dd, s_ee, s_mm, s_de, s_dm, s_em, g_w, g_f, g_r2, g_psi, lam, step):
     """Solve the damped normal equations of one Levenberg–Marquardt step in closed form.
 
