@@ -5,8 +5,9 @@ library's ``malloc``), and glibc serves each allocation above its ``mmap`` thres
 (128 KiB at first, rising with use to at most 32 MiB) with new pages from the kernel and
 returns them on ``free``. A new page costs a page fault and a zero fill when it is first
 written: about 2 µs for every 4 kB on the 2-core virtual machines the benchmarks run on
-(``benchmarks/README.md``), a few tenths of that on most physical machines. A fat-water fit of a 256 × 256 × 18 acquisition writes some 160 MB of such
-pages, and a 512 × 512 × 24 one five times as much, all of it above the 32 MiB ceiling.
+(``benchmarks/README.md``). A fat-water fit of a 256 × 256 × 18 acquisition faulted in
+about 110 MB of fresh pages, one of 512 × 512 × 24 (about 1 M voxels in the mask, every
+working array above the 32 MiB ceiling) about 690 MB.
 
 :func:`keep_freed_memory` raises both the ``mmap`` threshold and the trim threshold
 (``mallopt(M_MMAP_THRESHOLD)``, ``mallopt(M_TRIM_THRESHOLD)``; glibc manual, "Malloc
