@@ -25,12 +25,13 @@ def _fresh_page_bytes() -> int:
     except OSError:
         return 4096
 
+
 # Fill a 64 MiB array (above glibc's 32 MiB ceiling for its own rising threshold), free it,
 # and count the minor page faults of filling a second one of the same size.
 _PROBE = """
 import json, resource, sys
 import numpy as np
-from qmri_kernels.allocator import environment, freed_memory_kept, keep_freed_memory
+from qmri_kernels.allocator import freed_memory_kept, keep_freed_memory
 mode = sys.argv[1]
 took = keep_freed_memory() if mode == "call" else None
 if mode == "undo":
