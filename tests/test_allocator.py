@@ -46,10 +46,8 @@ print(json.dumps(dict(faults=faults, nbytes=n * 8, took=took, kept=freed_memory_
 
 
 def _probe(mode: str, extra_env: dict[str, str] | None = None) -> dict:
-    env = dict(os.environ, NUMPY_MADVISE_HUGEPAGE="0", **(extra_env or {}))
-    for key in allocator.environment():
-        if not extra_env or key not in extra_env:
-            env.pop(key, None)
+    inherited = {k: v for k, v in os.environ.items() if k not in allocator.environment()}
+    env = dict(inherited, NUMPY_MADVISE_HUGEPAGE="0", **(extra_env or {}))
     proc = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True,
                           text=True, env=env, timeout=120, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
