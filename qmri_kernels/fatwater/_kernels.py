@@ -25,6 +25,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._queue import queue_discard, queue_layout, queue_pop, queue_push
+
 # Voxels per parallel work item: big enough to amortise the scratch allocations.
 _CHUNK = 256
 _TWO_PI = 2.0 * math.pi
@@ -693,61 +695,9 @@ _NB_W = np.array([1.0, 1.0, 1.0, 1.0, 0.7071067811865476, 0.7071067811865476,
 
 
 @njit(cache=True, inline="always")
-def _heap_less(qa, ia, qb, ib):
-    """Priority order: higher quality first; ties broken by the lower voxel index."""
+def _precedes(qa, ia, qb, ib):
+    """Growth order: higher quality first; ties broken by the lower voxel index."""
     return qa > qb or (qa == qb and ia < ib)
-
-
-@njit(cache=True, inline="always")
-def _heap_push(heap, size, q, i):
-    """Push voxel ``i`` of priority ``q`` on the binary heap of ``size`` entries; new size.
-
-    ``heap`` holds entry p as (priority, voxel index) in ``heap[2p]``, ``heap[2p + 1]``
-    (the index as a float, exact below 2**53): the two keys that every comparison reads
-    share a cache line.
-    """
-    pos = size
-    while pos > 0:
-        parent = (pos - 1) // 2
-        qp, ip = heap[2 * parent], heap[2 * parent + 1]
-        if _heap_less(q, i, qp, ip):
-            heap[2 * pos] = qp
-            heap[2 * pos + 1] = ip
-            pos = parent
-        else:
-            break
-    heap[2 * pos] = q
-    heap[2 * pos + 1] = i
-    return size + 1
-
-
-@njit(cache=True, inline="always")
-def _heap_pop(heap, size):
-    """Pop the entry of highest priority (ties: lowest voxel index); (voxel, new size)."""
-    top = np.int64(heap[1])
-    size -= 1
-    q, i = heap[2 * size], heap[2 * size + 1]
-    pos = 0
-    while True:
-        left = 2 * pos + 1
-        if left >= size:
-            break
-        best = left
-        qb, ib = heap[2 * left], heap[2 * left + 1]
-        right = left + 1
-        if right < size:
-            qr, ir = heap[2 * right], heap[2 * right + 1]
-            if _heap_less(qr, ir, qb, ib):
-                best, qb, ib = right, qr, ir
-        if _heap_less(qb, ib, q, i):
-            heap[2 * pos] = qb
-            heap[2 * pos + 1] = ib
-            pos = best
-        else:
-            break
-    heap[2 * pos] = q
-    heap[2 * pos + 1] = i
-    return top, size
 
 
 @njit(cache=True, parallel=True)
@@ -811,11 +761,13 @@ def growth_scratch(n_threads, n_vox, n_tries):
 
     Returns (state int8, eligible bool, fresh bool, psi, cost, how int8), each
     (n_threads, V) with state/eligible/fresh zero (the kernels leave them so; first touched
-    in parallel), the heaps (n_threads, 2V) (``_heap_push``), a shared all-True
-    ``use_cand`` (V,), and the per-start results (psi, cost, how) of
-    ``grow_components_kernel``, each (n_tries, V). The field, heap and result arrays are
-    left uninitialised (every entry is written before it is read), so that only the pages
-    a growth reaches are ever touched.
+    in parallel), the growth queues (n_threads, W) int64, empty (bit trees over the V
+    ranks of the growth order, ``_queue``; the kernels leave them empty), a shared
+    all-True ``use_cand`` (V,), the per-start results (psi, cost, how) of
+    ``grow_components_kernel``, each (n_tries, V), and the queues' level offsets
+    (``queue_layout``). The field and result arrays are left uninitialised (every entry
+    is written before it is read), so that only the pages a growth reaches are ever
+    touched.
     """
     state = np.empty((n_threads, n_vox), dtype=np.int8)
     eligible = np.empty((n_threads, n_vox), dtype=np.bool_)
@@ -823,7 +775,8 @@ def growth_scratch(n_threads, n_vox, n_tries):
     psi = np.empty((n_threads, n_vox))
     cost = np.empty((n_threads, n_vox))
     how = np.empty((n_threads, n_vox), dtype=np.int8)
-    heap = np.empty((n_threads, 2 * n_vox))
+    offsets = queue_layout(n_vox)
+    queue = np.zeros((n_threads, offsets[-1]), dtype=np.int64)
     use_cand = np.empty(n_vox, dtype=np.bool_)
     res_psi = np.empty((n_tries, n_vox))
     res_cost = np.empty((n_tries, n_vox))
@@ -835,8 +788,8 @@ def growth_scratch(n_threads, n_vox, n_tries):
             fresh[t, v] = False
     for v in prange(n_vox):
         use_cand[v] = True
-    return (state, eligible, fresh, psi, cost, how, heap, use_cand, res_psi, res_cost,
-            res_how)
+    return (state, eligible, fresh, psi, cost, how, queue, use_cand, res_psi, res_cost,
+            res_how, offsets)
 
 
 @njit(cache=True, parallel=True)
@@ -953,13 +906,16 @@ def label_components_pair(select_a, min_a, select_b, min_b, nbr):
 
 
 @njit(cache=True, inline="always")
-def _push_neighbours(v, nbr, eligible, state, quality, heap, size):
+def _push_neighbours(v, nbr, eligible, state, rank, queue, offsets, size):
+    """Queue the eligible neighbours of voxel v that are not queued or assigned yet
+    (``state`` 0 → 1); returns the new queue size."""
     for m in range(nbr.shape[1]):
         u = nbr[v, m]
         if u < 0 or state[u] != 0 or not eligible[u]:
             continue
         state[u] = 1
-        size = _heap_push(heap, size, quality[u], u)
+        queue_push(queue, offsets, rank[u])
+        size += 1
     return size
 
 
@@ -999,9 +955,13 @@ def _nearest_candidate(v, pred, cand_psi, n_cand, period):
 
 @njit(cache=True)
 def _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
-          state, psi, cost, how, period, max_jump, sig, te, c, decay, gram, heap, size,
-          total, limit):
-    """Grow the field map from the voxels already in the heap into eligible voxels.
+          state, psi, cost, how, period, max_jump, sig, te, c, decay, gram, rank, order,
+          queue, offsets, size, total, limit):
+    """Grow the field map from the voxels already queued into eligible voxels.
+
+    The queue (``size`` voxels, a bit tree over ranks, ``_queue``) hands out the voxels in
+    the growth order (higher ``quality`` first, ties by lower index): ``rank`` (V,) is
+    each voxel's place in it and ``order`` (V,) the voxel of each place.
 
     A popped voxel takes the weighted mean ψ of its assigned neighbours as prediction, then
     the candidate minimum nearest to it if that lies within ``max_jump`` Hz and the voxel
@@ -1010,14 +970,15 @@ def _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
     ``state`` (2 = assigned).
 
     ``total`` is a running sum of the relative costs (``_relative``) of the voxels assigned
-    so far; each new voxel's is added to it, and the growth stops early (leaving the heap
+    so far; each new voxel's is added to it, and the growth stops early (leaving the queue
     as it is) as soon as the sum exceeds ``limit`` (``np.inf``: never). Returns the sum.
     """
     s = np.empty(sig.shape[1], dtype=np.complex128)
     while size > 0:
         if total > limit:
             return total
-        v, size = _heap_pop(heap, size)
+        v = order[queue_pop(queue, offsets)]
+        size -= 1
         pred = _predict(v, nbr, state, psi)
         k, p, d = -1, np.nan, np.inf
         if use_cand[v]:
@@ -1034,7 +995,7 @@ def _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
             how[v] = 2
         state[v] = 2
         total += _relative(cost[v], quality[v])
-        size = _push_neighbours(v, nbr, eligible, state, quality, heap, size)
+        size = _push_neighbours(v, nbr, eligible, state, rank, queue, offsets, size)
     return total
 
 
@@ -1087,8 +1048,8 @@ def _balanced_bins(work, n_bins):
 
 
 @njit(cache=True, parallel=True)
-def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score, use_cand,
-                           comp_ptr, comp_vox, skip, n_tries, accept_ratio, period, max_jump,
+def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, rank, order,
+                           seed_score, use_cand, comp_ptr, comp_vox, skip, n_tries, accept_ratio, period, max_jump,
                            sig, te, c, decay, gram, psi, cost, how, scratch, prune=True):
     """Region-grow each component from its best voxel, trying several starts (in place).
 
@@ -1120,7 +1081,7 @@ def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score
     Parallel and exact: each (component, start) growth is independent of the others (a
     growth reads and writes only its own component), so the growths run on the Numba
     threads — one bin of similar voxel count (``_balanced_bins``) per row of ``scratch``
-    (``growth_scratch``), each thread with its own state, heap and field arrays — and the
+    (``growth_scratch``), each thread with its own state, queue and field arrays — and the
     choice per component is made afterwards in the serial order. When there are at least
     as many components to grow as threads (or one thread), the bins hold whole
     components and each thread grows a component's starts in order, so that the earlier
@@ -1144,7 +1105,7 @@ def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score
         total = 0.0
         for t in range(a, b):
             u = comp_vox[t]
-            if _heap_less(seed_score[u], u, seed_score[seed], seed):
+            if _precedes(seed_score[u], u, seed_score[seed], seed):
                 seed = u
             if how[u] == 0:
                 total = np.inf
@@ -1199,7 +1160,8 @@ def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score
         psi_t = scratch[3][th]
         cost_t = scratch[4][th]
         how_t = scratch[5][th]
-        heap = scratch[6][th]
+        queue = scratch[6][th]
+        offsets = scratch[11]
         for k in range(bin_ptr[th], bin_ptr[th + 1]):
             item = bin_items[k]
             ci = item // n_tries
@@ -1220,15 +1182,17 @@ def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, seed_score
             cost_t[seed] = cand_cost[seed, tr]
             how_t[seed] = 3
             state[seed] = 2
-            size = _push_neighbours(seed, nbr, eligible, state, quality, heap, 0)
+            size = _push_neighbours(seed, nbr, eligible, state, rank, queue, offsets, 0)
             running = _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible,
                             use_cand, state, psi_t, cost_t, how_t, period, max_jump,
-                            sig, te, c, decay, gram, heap, size,
+                            sig, te, c, decay, gram, rank, order, queue, offsets, size,
                             _relative(cost_t[seed], quality[seed]), limit)
             if running > limit:
-                # pruned: this start cannot win
+                # pruned: this start cannot win; empty its queue
                 for t in range(a, b):
                     u = comp_vox[t]
+                    if state[u] == 1:
+                        queue_discard(queue, offsets, rank[u])
                     eligible[u] = False
                     state[u] = 0
                 continue
@@ -1274,9 +1238,9 @@ def _prune_limit(bound, n):
 
 
 @njit(cache=True)
-def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how, period,
-                max_jump, sig, te, c, decay, gram, vox, state, eligible, use_cand,
-                fresh, heap):
+def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, rank, order, domain, psi, cost,
+                how, period, max_jump, sig, te, c, decay, gram, vox, state, eligible,
+                use_cand, fresh, queue, offsets):
     """``fill_kernel`` on one connected piece of the domain (voxels ``vox`` ascending);
     the scratch arrays are all-False / zero on entry and are left so."""
     for t in range(vox.shape[0]):
@@ -1290,10 +1254,10 @@ def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, ho
     for t in range(vox.shape[0]):
         v = vox[t]
         if state[v] == 2:
-            size = _push_neighbours(v, nbr, eligible, state, quality, heap, size)
+            size = _push_neighbours(v, nbr, eligible, state, rank, queue, offsets, size)
     _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
-          psi, cost, how, period, max_jump, sig, te, c, decay, gram, heap, size, 0.0,
-          np.inf)
+          psi, cost, how, period, max_jump, sig, te, c, decay, gram, rank, order, queue,
+          offsets, size, 0.0, np.inf)
     # islands: highest quality first (ties: lower index) among the voxels not reached —
     # few, so only they are sorted
     n_left = 0
@@ -1308,19 +1272,19 @@ def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, ho
         if eligible[v] and state[v] == 0 and n_cand[v] > 0:
             left[n_left] = v
             n_left += 1
-    order = left[np.argsort(-quality[left], kind="mergesort")]
-    for t in range(order.shape[0]):
-        v = order[t]
+    seeds = left[np.argsort(-quality[left], kind="mergesort")]
+    for t in range(seeds.shape[0]):
+        v = seeds[t]
         if state[v] != 0:
             continue
         psi[v] = cand_psi[v, 0]
         cost[v] = cand_cost[v, 0]
         how[v] = 6
         state[v] = 2
-        size = _push_neighbours(v, nbr, eligible, state, quality, heap, 0)
+        size = _push_neighbours(v, nbr, eligible, state, rank, queue, offsets, 0)
         _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
-              psi, cost, how, period, max_jump, sig, te, c, decay, gram, heap, size, 0.0,
-              np.inf)
+              psi, cost, how, period, max_jump, sig, te, c, decay, gram, rank, order,
+              queue, offsets, size, 0.0, np.inf)
     for t in range(vox.shape[0]):
         v = vox[t]
         if fresh[v] and state[v] == 2:
@@ -1334,8 +1298,8 @@ def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, ho
 
 
 @njit(cache=True, parallel=True)
-def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how,
-                period, max_jump, sig, te, c, decay, gram, piece_ptr, piece_vox, scratch):
+def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, rank, order, domain, psi, cost,
+                how, period, max_jump, sig, te, c, decay, gram, piece_ptr, piece_vox, scratch):
     """Extend an assigned field map into the rest of ``domain`` (in place).
 
     Growth starts from every assigned voxel at once, high-quality voxels first; each new
@@ -1361,13 +1325,13 @@ def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, ho
         state = scratch[0][th]
         eligible = scratch[1][th]
         fresh = scratch[2][th]
-        heap = scratch[6][th]
+        queue = scratch[6][th]
         for k in range(bin_ptr[th], bin_ptr[th + 1]):
             p = bin_items[k]
             a, b = piece_ptr[p], piece_ptr[p + 1]
-            _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, domain, psi, cost, how,
-                        period, max_jump, sig, te, c, decay, gram, piece_vox[a:b],
-                        state, eligible, use_cand, fresh, heap)
+            _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, rank, order, domain, psi,
+                        cost, how, period, max_jump, sig, te, c, decay, gram, piece_vox[a:b],
+                        state, eligible, use_cand, fresh, queue, scratch[11])
     return psi, cost, how
 
 
