@@ -456,6 +456,22 @@ def _screen_direct(sig, v, e32, wt1f, wt2f, phrf, phif, acc, curve, second, ridx
             _keep_two_lowest(c, g, rf, curve, second, ridx)
 
 
+@njit(**_FAST)
+def _screen_minima(curve, n_grid, periodic, tol, low):
+    """``low[g]``: grid point g of the float32 screen could be a local minimum of the
+    float64 curve, y₀ < y₋ + ``tol`` and y₀ ≤ y₊ + ``tol`` (neighbours wrapped around a
+    periodic grid; none past the ends otherwise). The interior in one pass without
+    branches (it vectorises), the two ends apart; ``n_grid`` ≥ 3."""
+    for g in range(1, n_grid - 1):
+        y0 = curve[g]
+        low[g] = (y0 < curve[g - 1] + tol) & (y0 <= curve[g + 1] + tol)
+    last = n_grid - 1
+    y0 = curve[0]
+    low[0] = (y0 <= curve[1] + tol) and (not periodic or y0 < curve[last] + tol)
+    y0 = curve[last]
+    low[last] = (y0 < curve[last - 1] + tol) and (not periodic or y0 <= curve[0] + tol)
+
+
 @njit(cache=True, inline="always")
 def _exact_cost(sig, v, g, r_lo, r_hi, e, wt1, wt2, phasors_re, phasors_im):
     """float64 minimum over R2* grid values ``r_lo`` ≤ r < ``r_hi`` of the cost of voxel
@@ -566,6 +582,7 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
         stamp = np.zeros(n_grid, dtype=np.int64)
         flagged = np.empty(n_grid, dtype=np.int64)
         points = np.empty(n_grid, dtype=np.int64)
+        low = np.empty(n_grid, dtype=np.bool_)
         for v in range(ch * _CHUNK, min(n_vox, (ch + 1) * _CHUNK)):
             for q in range(n_keep):
                 cand_psi[v, q] = np.nan
@@ -601,18 +618,16 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
             stamp_v = v + 1
             n_flag = 0
             n_points = 0
+            _screen_minima(curve, n_grid, periodic, tol, low)
             for g in range(n_grid):
-                y0 = curve[g]
+                if not low[g]:
+                    continue
                 gm = g - 1
                 if g == 0:
                     gm = n_grid - 1 if periodic else -1
                 gp = g + 1
                 if g == n_grid - 1:
                     gp = 0 if periodic else -1
-                if gm >= 0 and not (y0 < curve[gm] + tol):
-                    continue
-                if gp >= 0 and not (y0 <= curve[gp] + tol):
-                    continue
                 flagged[n_flag] = g
                 n_flag += 1
                 for h in (gm, g, gp):
