@@ -13,6 +13,7 @@ from ._checks import (check_complex_signal, check_echo_times, check_fat_spectrum
                       check_field_strength, check_mask)
 from ._fieldmap import (DEFAULT_MAX_JUMP_HZ, FieldMapEstimate, find_candidates,
                         region_growing_fieldmap, volume_coordinates, voxelwise_fieldmap)
+from ._maps import pdff_kernel
 from ._model import signal as _forward
 from ._plan import DEFAULT_R2STAR_GRID, make_plan
 from ._volume import MaskedVolume
@@ -315,7 +316,9 @@ class FatWaterFit:
         below 0 or above 1. See :func:`proton_density_fat_fraction`.
         """
         if self._pdff is None:
-            self._pdff = proton_density_fat_fraction(self.water_complex, self.fat_complex)
+            # proton_density_fat_fraction's arithmetic in one parallel pass
+            packed = np.ascontiguousarray(self._params).reshape(-1, self._params.shape[-1])
+            self._pdff = pdff_kernel(packed).reshape(self.shape)
             self._pdff.setflags(write=False)
         return self._pdff
 

@@ -1064,8 +1064,9 @@ def _balanced_bins(work, n_bins):
 
 @njit(cache=True, parallel=True)
 def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, rank, order,
-                           seed_score, use_cand, comp_ptr, comp_vox, skip, n_tries, accept_ratio, period, max_jump,
-                           sig, te, c, decay, gram, psi, cost, how, scratch, prune=True):
+                           seed_score, use_cand, comp_ptr, comp_vox, skip, n_tries,
+                           accept_ratio, period, max_jump, sig, te, c, decay, gram, psi, cost,
+                           how, scratch, prune=True):
     """Region-grow each component from its best voxel, trying several starts (in place).
 
     For every component (voxel lists ``comp_vox[comp_ptr[i]:comp_ptr[i+1]]``) the field
@@ -1078,6 +1079,7 @@ def grow_components_kernel(nbr, cand_psi, cand_cost, n_cand, quality, rank, orde
     start equal to the seed's current field is skipped: it would only regrow the current
     map.
 
+    ``rank`` and ``order`` are the growth order of the voxels (``_queue.growth_order``).
     ``psi``, ``cost`` and ``how`` (1 candidate, 2 prediction, 3 seed) are updated in place;
     voxels with ``use_cand`` False take the prediction of their neighbours. Components
     with ``skip[i]`` are left alone.
@@ -1323,6 +1325,7 @@ def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, rank, order, domain, 
     island at their highest-quality voxel with its lowest-cost candidate. Marks ``how``
     4 = filled from a candidate, 5 = filled by prediction, 6 = island seed.
 
+    ``rank``, ``order``: the growth order of the voxels (``_queue.growth_order``).
     ``piece_ptr``, ``piece_vox``: the connected pieces of the domain (CSR voxel lists,
     ascending within a piece, as ``_components`` returns them). No neighbour links join
     two pieces, and the growth order is a total order (quality, then index), so each piece
