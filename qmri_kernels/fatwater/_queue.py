@@ -35,6 +35,9 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 #: Bits per word of the tree.
 _WORD = 64
 
+#: Longest run of nearly equal qualities that ``_ranks`` puts in order by insertion.
+_SHORT_RUN = 32
+
 
 def growth_order(quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ranks of the voxels in the growth order: higher ``quality`` first, ties by index.
@@ -94,15 +97,21 @@ def _ranks(keys, quality, shift):
         b = a + 1
         while b < n and (keys[b] & ~low) == (keys[a] & ~low):
             b += 1
-        # insertion sort of the run (short: qualities within a relative 2^-30 or so)
-        for i in range(a + 1, b):
-            v = order[i]
-            j = i - 1
-            while j >= a and (quality[order[j]] < quality[v]
-                              or (quality[order[j]] == quality[v] and order[j] > v)):
-                order[j + 1] = order[j]
-                j -= 1
-            order[j + 1] = v
+        if b - a > _SHORT_RUN:
+            # a long run (many qualities within a relative 2^-30 or so): a stable sort by
+            # quality keeps the run's index order among equal ones
+            run = order[a:b].copy()
+            order[a:b] = run[np.argsort(-quality[run], kind="mergesort")]
+        else:
+            # insertion sort of a short run
+            for i in range(a + 1, b):
+                v = order[i]
+                j = i - 1
+                while j >= a and (quality[order[j]] < quality[v]
+                                  or (quality[order[j]] == quality[v] and order[j] > v)):
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = v
         a = b
     rank = np.empty(n, dtype=np.int64)
     for r in prange(n):

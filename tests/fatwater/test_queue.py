@@ -10,7 +10,7 @@ from qmri_kernels.fatwater._queue import (growth_order, queue_discard, queue_lay
                                           queue_pop, queue_push)
 
 
-@pytest.mark.parametrize("case", ["distinct", "ties", "one"])
+@pytest.mark.parametrize("case", ["distinct", "ties", "near", "one"])
 def test_growth_order_is_quality_descending_then_index(case):
     rng = np.random.default_rng(4)
     if case == "distinct":
@@ -23,6 +23,10 @@ def test_growth_order_is_quality_descending_then_index(case):
                             np.round(rng.gamma(2.0, 3.0, 5000), 1),
                             base * (1 + rng.integers(0, 8, 700) * np.finfo(float).eps)])
         q = q[rng.permutation(q.size)]
+    elif case == "near":
+        # one long run of qualities that differ only in the cut-off bits, rising with the
+        # index (the growth order is the reverse of the index order)
+        q = 1.0 + np.arange(3000) * np.finfo(float).eps
     else:
         q = np.array([3.0])
     rank, order = growth_order(q)
