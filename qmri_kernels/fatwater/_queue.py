@@ -45,7 +45,7 @@ def growth_order(quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     One sort of 64-bit words that hold the quality's order-preserving bit pattern in their
     high bits and the voxel index in their low bits (NumPy's vectorised integer sort);
     voxels whose qualities differ only in the bits cut off to make room for the index
-    (relative differences below about 2⁻³⁰ for 10⁶ voxels) are then put in exact order.
+    (relative differences below 2⁻³² for 10⁶ voxels) are then put in exact order.
 
     Parameters
     ----------
@@ -69,8 +69,9 @@ def growth_order(quality: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True, parallel=True)
 def _packed_keys(quality, shift):
     """(V,) uint64 sort keys: the bits of −quality mapped so that unsigned order is the
-    float order (sign bit flipped for positive numbers, all bits for negative ones), cut
-    to their high 64 − ``shift`` bits, with the voxel index in the low ``shift`` bits."""
+    float order (sign bit flipped for positive numbers, all bits for negative ones; −0
+    as +0), cut to their high 64 − ``shift`` bits, with the voxel index in the low
+    ``shift`` bits."""
     n = quality.shape[0]
     keys = np.empty(n, dtype=np.uint64)
     bits = quality.view(np.uint64)
@@ -78,6 +79,8 @@ def _packed_keys(quality, shift):
     low = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
     for v in prange(n):
         b = bits[v] ^ sign                         # the bits of −quality
+        if quality[v] == 0.0:
+            b = np.uint64(0)                       # +0 and −0 are equal qualities
         b = ~b if b & sign else b | sign           # unsigned order = float order
         keys[v] = (b & ~low) | np.uint64(v)
     return keys

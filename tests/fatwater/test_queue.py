@@ -19,7 +19,7 @@ def test_growth_order_is_quality_descending_then_index(case):
         # equal qualities, non-finite voxels (-1), zeros, and qualities that differ only
         # in the low bits that the packed sort key cuts off
         base = 1234.5678
-        q = np.concatenate([np.full(300, -1.0), np.zeros(200),
+        q = np.concatenate([np.full(300, -1.0), np.zeros(200), np.full(100, -0.0),
                             np.round(rng.gamma(2.0, 3.0, 5000), 1),
                             base * (1 + rng.integers(0, 8, 700) * np.finfo(float).eps)])
         q = q[rng.permutation(q.size)]
