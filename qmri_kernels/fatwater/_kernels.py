@@ -1275,8 +1275,8 @@ def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, rank, order, domain, 
     _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand, state,
           psi, cost, how, period, max_jump, sig, te, c, decay, gram, rank, order, queue,
           offsets, size, 0.0, np.inf)
-    # islands: highest quality first (ties: lower index) among the voxels not reached —
-    # few, so only they are sorted
+    # islands: in the growth order (highest quality first, ties: lower index) among the
+    # voxels not reached — few, so only their ranks are sorted
     n_left = 0
     for t in range(vox.shape[0]):
         v = vox[t]
@@ -1289,7 +1289,7 @@ def _fill_piece(nbr, cand_psi, cand_cost, n_cand, quality, rank, order, domain, 
         if eligible[v] and state[v] == 0 and n_cand[v] > 0:
             left[n_left] = v
             n_left += 1
-    seeds = left[np.argsort(-quality[left], kind="mergesort")]
+    seeds = left[np.argsort(rank[left])]
     for t in range(seeds.shape[0]):
         v = seeds[t]
         if state[v] != 0:

@@ -69,8 +69,8 @@ def measure_throughput(model: FatWaterModel, signal, mask=None, *, n_reference: 
 
     The fit and its PDFF map (``fit.pdff``: the map a study reads, and what other tools
     compute inside their fit) are timed ``repeats`` times after a warm-up run (Numba
-    compilation excluded); the fastest run counts, and its stages (grid search, region growing, refinement) are
-    timed in a separate pass. The reference
+    compilation excluded); the fastest run counts, and its stages (grid search, region
+    growing, refinement) are timed in a separate pass. The reference
     (:func:`~qmri_kernels.fatwater._reference.fit_voxel_reference`: NumPy grid search and
     ``scipy.optimize.least_squares`` per voxel) fits ``n_reference`` voxels drawn from the
     mask with ``rng``.
@@ -93,8 +93,8 @@ def measure_throughput(model: FatWaterModel, signal, mask=None, *, n_reference: 
     Returns
     -------
     Throughput
-        Wall times in s (best fast fit with its PDFF map, its three stages, the reference) and voxel counts;
-        rates in voxels/s via its properties.
+        Wall times in s (best fast fit with its PDFF map, its three stages, the
+        reference) and voxel counts; rates in voxels/s via its properties.
 
     Raises
     ------
