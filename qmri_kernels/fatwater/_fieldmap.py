@@ -126,21 +126,20 @@ def voxelwise_fieldmap(cands: Candidates) -> FieldMapEstimate:
     return FieldMapEstimate(psi, cost, how)
 
 
-def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[int, int, int],
-                            plan: Plan, cands: Candidates, *, reliability: float = 0.1,
+def region_growing_fieldmap(sig: np.ndarray, mask: np.ndarray, plan: Plan, cands: Candidates,
+                            *, reliability: float = 0.1,
                             min_component: int = 50, max_jump: float = DEFAULT_MAX_JUMP_HZ,
                             n_tries: int = 2, accept_ratio: float = DEFAULT_ACCEPT_RATIO,
                             prune: bool = True) -> FieldMapEstimate:
-    """Grow a smooth field map over the voxels ``sig`` at ``coords`` of a ``shape`` volume.
+    """Grow a smooth field map over the voxels ``sig`` of a mask.
 
     Parameters
     ----------
     sig : (V, N) complex64
-        Signals of the voxels (C-contiguous).
-    coords : (V, 3) int64
-        Their (i, j, k) indices in the volume.
-    shape : (3,) tuple of int
-        Volume shape (nx, ny, nz).
+        Signals of the voxels (C-contiguous), in the C order of the mask's ``True`` voxels
+        (``signal[mask]``).
+    mask : bool ndarray with 0 to 3 axes (x, y, z), V voxels ``True``
+        Where the voxels lie; neighbours are taken in the volume of its shape.
     plan : Plan
     cands : Candidates
         Output of :func:`find_candidates` for ``sig``.
@@ -164,16 +163,19 @@ def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[in
     FieldMapEstimate
     """
     n_vox, n_echo = sig.shape
-    finite = (cands.n > 0) & np.isfinite(cands.energy)
-    quality = np.full(n_vox, -1.0)
-    quality[finite] = np.sqrt(cands.energy[finite] / n_echo)
+    quality = K.quality_kernel(cands.n, cands.energy, n_echo)
+    finite = quality >= 0.0
     if not finite.any():
         return FieldMapEstimate(np.full(n_vox, np.nan), np.full(n_vox, np.nan),
                                 np.zeros(n_vox, np.int8))
     threshold = reliability * np.percentile(quality[finite], 99.0)
     reliable = finite & (quality >= threshold) & (quality > 0)
 
-    nbr = K.neighbour_table(coords, *(int(x) for x in shape))
+    shape3 = tuple(int(n) for n in mask.shape) + (1,) * (3 - mask.ndim)
+    flat = np.ascontiguousarray(mask, dtype=np.bool_).reshape(-1)
+    nbr = K.mask_neighbours(flat, *shape3)
+    if nbr.shape[0] != n_vox:
+        raise ValueError(f"mask has {nbr.shape[0]} voxels, sig has {n_vox}")
     psi = np.full(n_vox, np.nan)
     cost = np.full(n_vox, np.nan)
     how = np.zeros(n_vox, dtype=np.int8)
@@ -209,10 +211,3 @@ def region_growing_fieldmap(sig: np.ndarray, coords: np.ndarray, shape: tuple[in
     psi, cost, how = K.fill_kernel(*tables, finite, psi, cost, how, *args, ptr_a, vox_a,
                                    scratch)
     return FieldMapEstimate(psi, cost, how)
-
-
-def volume_coordinates(mask: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """(V, 3) int64 indices of the ``True`` voxels of a 0- to 3-D mask and its 3-D shape."""
-    shape3 = tuple(int(n) for n in mask.shape) + (1,) * (3 - mask.ndim)
-    flat = np.ascontiguousarray(mask, dtype=np.bool_).reshape(-1)
-    return K.mask_coordinates(flat, *shape3), shape3

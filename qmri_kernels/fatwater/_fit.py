@@ -12,7 +12,7 @@ from . import _kernels as K
 from ._checks import (check_complex_signal, check_echo_times, check_fat_spectrum,
                       check_field_strength, check_mask)
 from ._fieldmap import (DEFAULT_MAX_JUMP_HZ, FieldMapEstimate, find_candidates,
-                        region_growing_fieldmap, volume_coordinates, voxelwise_fieldmap)
+                        region_growing_fieldmap, voxelwise_fieldmap)
 from ._maps import pdff_kernel
 from ._model import signal as _forward
 from ._plan import DEFAULT_R2STAR_GRID, make_plan
@@ -26,8 +26,11 @@ PARAMETER_NAMES: tuple[str, ...] = ("water_real", "water_imag", "fat_real", "fat
 
 _FIELDMAP_METHODS = ("region-growing", "voxelwise")
 
-#: Levenberg–Marquardt stops when an accepted step lowers the residual by less than this
-#: fraction (parameter changes then are ~1e-7 of the noise-limited precision).
+#: Levenberg–Marquardt stops when an accepted step lowered the residual by less than this
+#: fraction, or when the next step would (its Gauss–Newton decrease is at most 2gᵀx). The
+#: step left out then moves the parameters by less than √(2·tol·N), about 3e-4 of their
+#: noise standard deviations with N = 6 echoes (the residual ≈ N σ², and a step's decrease
+#: is its length squared in units of the noise-limited precision, times σ²).
 LM_TOLERANCE: float = 1e-8
 
 
@@ -227,8 +230,7 @@ class FatWaterModel:
         vol = MaskedVolume(m)
         sig = vol.gather(arr)
         out, init = self._fit_voxels(sig, m)
-        params, init_psi, how = vol.scatter(out, init.psi, init.how)
-        return FatWaterFit(self, params, init_psi, how)
+        return FatWaterFit(self, vol, out, init)
 
     def _fit_voxels(self, sig: np.ndarray, mask: np.ndarray, timings: dict | None = None
                     ) -> tuple[np.ndarray, FieldMapEstimate]:
@@ -243,8 +245,7 @@ class FatWaterModel:
         cands = find_candidates(sig, plan)
         t1 = time.perf_counter()
         if self.fieldmap_method == "region-growing" and mask.ndim >= 2:
-            coords, shape3 = volume_coordinates(mask)
-            init = region_growing_fieldmap(sig, coords, shape3, plan, cands,
+            init = region_growing_fieldmap(sig, mask, plan, cands,
                                            reliability=self.reliability,
                                            max_jump=self.max_jump_hz)
         else:
@@ -265,15 +266,19 @@ class FatWaterFit:
 
     The parameters are kept packed in :attr:`model_params`, shape (..., 7), in the order
     of ``PARAMETER_NAMES`` (Re W, Im W, Re F, Im F, R2* in 1/s, field map in Hz, RMS
-    residual); the maps are views computed from it. NaN outside the mask.
+    residual); the maps are views computed from it. NaN outside the mask. The PDFF map
+    is computed on first use, and the field-map step's diagnostics
+    (:attr:`fieldmap_initial`, :attr:`fieldmap_source`) on every use, from the values of
+    the masked voxels.
     """
 
-    def __init__(self, model: FatWaterModel, params: np.ndarray, fieldmap_initial: np.ndarray,
-                 fieldmap_how: np.ndarray) -> None:
+    def __init__(self, model: FatWaterModel, volume: MaskedVolume, voxels: np.ndarray,
+                 initial: FieldMapEstimate) -> None:
         self.model = model
-        self._params = params
-        self._init = fieldmap_initial
-        self._how = fieldmap_how
+        self._volume = volume
+        self._voxels = voxels                       # (V, 7) packed, the masked voxels
+        self._params = volume.scatter(voxels, np.nan)
+        self._initial = initial                     # per masked voxel; volumes on demand
         self._pdff = None
 
     @property
@@ -316,9 +321,9 @@ class FatWaterFit:
         below 0 or above 1. See :func:`proton_density_fat_fraction`.
         """
         if self._pdff is None:
-            # proton_density_fat_fraction's arithmetic in one parallel pass
-            packed = np.ascontiguousarray(self._params).reshape(-1, self._params.shape[-1])
-            self._pdff = pdff_kernel(packed).reshape(self.shape)
+            # proton_density_fat_fraction's arithmetic in one parallel pass over the
+            # masked voxels (NaN outside, as the array form gives for NaN parameters)
+            self._pdff = self._volume.scatter(pdff_kernel(self._voxels), np.nan)
             self._pdff.setflags(write=False)
         return self._pdff
 
@@ -340,7 +345,7 @@ class FatWaterFit:
     @property
     def fieldmap_initial(self) -> np.ndarray:
         """Field map (Hz) chosen by the field-map step, before the per-voxel refinement."""
-        return self._init.copy()
+        return self._volume.scatter(self._initial.psi, np.nan)
 
     @property
     def fieldmap_source(self) -> np.ndarray:
@@ -350,7 +355,7 @@ class FatWaterFit:
         region, 4 filled from a minimum, 5 filled by prediction, 6 island seed, 7
         voxel-wise lowest minimum, 0 none (outside the mask or non-finite signal).
         """
-        return self._how.copy()
+        return self._volume.scatter(self._initial.how, 0)
 
     def predict(self, echo_times=None) -> np.ndarray:
         """Model signal at ``echo_times`` (s; default the model's), shape (..., n_echoes).

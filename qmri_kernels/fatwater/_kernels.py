@@ -716,57 +716,50 @@ def _precedes(qa, ia, qb, ib):
 
 
 @njit(cache=True, parallel=True)
-def mask_coordinates(flat_mask, nx, ny, nz):
-    """(V, 3) int64 (i, j, k) of the ``True`` voxels of a C-ordered (nx, ny, nz) mask, in
-    C order (as ``numpy.nonzero``): counted per i-slab in parallel, then written."""
+def mask_neighbours(flat_mask, nx, ny, nz):
+    """(V, 10) int32 voxel index of each neighbour of the ``True`` voxels of a C-ordered
+    (nx, ny, nz) mask (−1 outside the mask or the volume); voxels numbered in C order.
+
+    Column m is the neighbour at offset (_NB_DI[m], _NB_DJ[m], _NB_DK[m]). The mask is
+    counted per i-slab, then the voxel-index volume and the table are written per slab,
+    all in parallel (their pages are first touched by every thread).
+    """
     per = ny * nz
     counts = np.zeros(nx + 1, dtype=np.int64)
     for i in prange(nx):
-        c = 0
+        n_in = 0
         for p in range(i * per, (i + 1) * per):
-            if flat_mask[p]:
-                c += 1
-        counts[i + 1] = c
+            n_in += np.int64(flat_mask[p])
+        counts[i + 1] = n_in
     for i in range(nx):
         counts[i + 1] += counts[i]
-    coords = np.empty((counts[nx], 3), dtype=np.int64)
+    vox_of = np.empty(nx * per, dtype=np.int32)
     for i in prange(nx):
         v = counts[i]
         for p in range(i * per, (i + 1) * per):
             if flat_mask[p]:
-                r = p - i * per
-                coords[v, 0] = i
-                coords[v, 1] = r // nz
-                coords[v, 2] = r - (r // nz) * nz
+                vox_of[p] = v
                 v += 1
-    return coords
-
-
-@njit(cache=True, parallel=True)
-def neighbour_table(coords, nx, ny, nz):
-    """(V, 10) int32 voxel index of each neighbour (−1 outside the domain or the volume).
-
-    ``coords`` (V, 3) int64 are the voxels' (i, j, k) in an (nx, ny, nz) volume. Column m
-    is the neighbour at offset (_NB_DI[m], _NB_DJ[m], _NB_DK[m]). The voxel-index volume
-    is built and read in parallel (its pages are first touched by both threads).
-    """
-    n_vox = coords.shape[0]
-    n_nb = _NB_DI.shape[0]
-    vox_of = np.empty(nx * ny * nz, dtype=np.int32)
-    for p in prange(nx * ny * nz):
-        vox_of[p] = -1
-    for v in prange(n_vox):
-        vox_of[(coords[v, 0] * ny + coords[v, 1]) * nz + coords[v, 2]] = v
-    nbr = np.empty((n_vox, n_nb), dtype=np.int32)
-    for v in prange(n_vox):
-        for m in range(n_nb):
-            i = coords[v, 0] + _NB_DI[m]
-            j = coords[v, 1] + _NB_DJ[m]
-            k = coords[v, 2] + _NB_DK[m]
-            if 0 <= i < nx and 0 <= j < ny and 0 <= k < nz:
-                nbr[v, m] = vox_of[(i * ny + j) * nz + k]
             else:
-                nbr[v, m] = -1
+                vox_of[p] = -1
+    n_nb = _NB_DI.shape[0]
+    nbr = np.empty((counts[nx], n_nb), dtype=np.int32)
+    for i in prange(nx):
+        v = counts[i]
+        for p in range(i * per, (i + 1) * per):
+            if not flat_mask[p]:
+                continue
+            j = (p - i * per) // nz
+            k = p - i * per - j * nz
+            for m in range(n_nb):
+                ii = i + _NB_DI[m]
+                jj = j + _NB_DJ[m]
+                kk = k + _NB_DK[m]
+                if 0 <= ii < nx and 0 <= jj < ny and 0 <= kk < nz:
+                    nbr[v, m] = vox_of[(ii * ny + jj) * nz + kk]
+                else:
+                    nbr[v, m] = -1
+            v += 1
     return nbr
 
 
@@ -805,6 +798,19 @@ def growth_scratch(n_threads, n_vox, n_tries):
         use_cand[v] = True
     return (state, eligible, fresh, psi, cost, how, queue, use_cand, res_psi, res_cost,
             res_how, offsets)
+
+
+@njit(cache=True, parallel=True)
+def quality_kernel(n_cand, energy, n_echo):
+    """Growth priority of each voxel: its RMS signal √(‖s‖² / N) where it has a candidate
+    and a finite energy, else −1; (V,) float64 (so ``quality >= 0`` marks the usable
+    voxels)."""
+    n_vox = energy.shape[0]
+    out = np.empty(n_vox)
+    for v in prange(n_vox):
+        e = energy[v]
+        out[v] = math.sqrt(e / n_echo) if n_cand[v] > 0 and np.isfinite(e) else -1.0
+    return out
 
 
 @njit(cache=True, parallel=True)
@@ -1357,21 +1363,19 @@ def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, rank, order, domain, 
 # Per-voxel nonlinear refinement: Levenberg–Marquardt on (W, F complex; R2*; ψ)
 # --------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _model_and_cost(s, te, c, w, f, r2, psi, d, m, dte, n_first):
-    """Fill d_n = exp((i2πψ − R2*) t_n) and m_n = (W + F c_n) d_n; return Σ|s − m|².
+def _phasors(te, psi, r2, dte, n_first, d):
+    """Fill d_n = exp((i2πψ − R2*) t_n) (``d``, (N,) complex128).
 
     With uniform echo spacing ``dte`` > 0 (s), d_n follows from d_0 by the recurrence
     d_{n+1} = d_n · exp((i2πψ − R2*) ΔTE): two complex exponentials instead of one per echo;
     when the first echo time is a small whole multiple ``n_first`` ≥ 1 of ΔTE (see
     ``_first_echo_steps``), d_0 = exp((i2πψ − R2*) ΔTE)^n_first as well: one exponential.
     """
-    cost = 0.0
-    n = s.shape[0]
     step = 0.0 + 0.0j
     if dte > 0.0:
         ph = _TWO_PI * psi * dte
         step = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * dte)
-    for k in range(n):
+    for k in range(te.shape[0]):
         if k == 0 and n_first > 0:
             dk = step
             for _ in range(1, n_first):
@@ -1381,12 +1385,49 @@ def _model_and_cost(s, te, c, w, f, r2, psi, d, m, dte, n_first):
             dk = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * te[k])
         else:
             dk = d[k - 1] * step
-        mk = (w + f * c[k]) * dk
         d[k] = dk
-        m[k] = mk
+
+
+@njit(cache=True, inline="always")
+def _cost_and_sums(s, te, c, w, f, d):
+    """The cost Σ|s − m|² of m_n = (W + F c_n) d_n (``d`` from ``_phasors``) and the nine
+    sums over echoes that the next Levenberg–Marquardt step is assembled from.
+
+    Returns (cost, s_dd, s_ee, s_mm, s_de, s_dm, s_em, s_dr, s_er, s_mr): with e_n = c_n d_n,
+    r_n = s_n − m_n and the columns ∂m/∂(Re W, Im W, Re F, Im F, R2*, ψ) =
+    (d, i d, e, i e, −t m, i2πt m), the sums Σ|d|², Σ|e|², Σ|t m|², Σ d̄ e, Σ d̄ t m,
+    Σ ē t m, Σ d̄ r, Σ ē r and Σ conj(t m) r, from which ``_solve_lm`` forms
+    H = Re(JᴴJ) and g = Re(Jᴴr).
+    """
+    cost = 0.0
+    s_dd = 0.0
+    s_ee = 0.0
+    s_mm = 0.0
+    s_de = 0.0 + 0.0j
+    s_dm = 0.0 + 0.0j
+    s_em = 0.0 + 0.0j
+    s_dr = 0.0 + 0.0j
+    s_er = 0.0 + 0.0j
+    s_mr = 0.0 + 0.0j
+    for k in range(s.shape[0]):
+        dk = d[k]
+        ek = c[k] * dk
+        mk = w * dk + f * ek
         res = s[k] - mk
+        tm = te[k] * mk
+        dc = dk.conjugate()
+        ec = ek.conjugate()
         cost += res.real * res.real + res.imag * res.imag
-    return cost
+        s_dd += dk.real * dk.real + dk.imag * dk.imag
+        s_ee += ek.real * ek.real + ek.imag * ek.imag
+        s_mm += tm.real * tm.real + tm.imag * tm.imag
+        s_de += dc * ek
+        s_dm += dc * tm
+        s_em += ec * tm
+        s_dr += dc * res
+        s_er += ec * res
+        s_mr += tm.conjugate() * res
+    return cost, s_dd, s_ee, s_mm, s_de, s_dm, s_em, s_dr, s_er, s_mr
 
 
 @njit(cache=True)
@@ -1484,7 +1525,15 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
     Marquardt's scaling λ·diag(JᵀJ) (Marquardt 1963, SIAM J Appl Math 11:431); each
     step's 6 × 6 system is solved by eliminating the complex amplitudes in closed form
     (``_solve_lm``). With uniformly spaced echoes the per-echo exponentials follow by
-    recurrence from one or two complex exponentials (``_model_and_cost``).
+    recurrence from one or two complex exponentials (``_phasors``); each evaluation also
+    forms the sums of the next step's normal equations (``_cost_and_sums``).
+
+    Stops after ``max_iter`` accepted steps; when an accepted step lowered the cost by
+    less than the fraction ``tol``; when the next step's Gauss–Newton decrease, which is
+    at most 2gᵀx for the damped step x and gradient g (Madsen K, Nielsen HB, Tingleff O.
+    Methods for non-linear least squares problems, 2nd ed. IMM, DTU 2004, §3.2), is not
+    above ``tol`` times the cost (that step is then not taken); or when no damping gives
+    a lower cost.
 
     Returns
     -------
@@ -1499,7 +1548,6 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
     for ch in prange(n_chunks):
         s = np.empty(n_echo, dtype=np.complex128)
         d = np.empty(n_echo, dtype=np.complex128)
-        m = np.empty(n_echo, dtype=np.complex128)
         a_dm = np.empty(n_echo, dtype=np.complex128)
         rcost = np.empty(decay.shape[0])
         step = np.empty(6)
@@ -1578,43 +1626,14 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
                 z = e * a_dm[k]
                 u1 += z
                 u2 += c[k].conjugate() * z
+                d[k] = d[k].conjugate() * e          # exp((i2πψ − R2*) t) for the model
             det = g11 * g22 - (g12.real * g12.real + g12.imag * g12.imag)
             w = (g22 * u1 - g12 * u2) / det
             f = (g11 * u2 - g12.conjugate() * u1) / det
-            cost = _model_and_cost(s, te, c, w, f, r2, psi, d, m, dte, n_first)
+            (cost, s_dd, s_ee, s_mm, s_de, s_dm, s_em, s_dr, s_er,
+             s_mr) = _cost_and_sums(s, te, c, w, f, d)
             lam = 1e-3
-            rel = 0.0
             for it in range(max_iter):
-                # normal equations H = Re(J^H J), g = Re(J^H r) of the columns
-                # ∂m/∂(Re W, Im W, Re F, Im F, R2*, ψ) = (d, i d, e, i e, −t m, i2πt m),
-                # e = c d, assembled from nine sums over echoes
-                s_dd = 0.0
-                s_ee = 0.0
-                s_mm = 0.0
-                s_de = 0.0 + 0.0j
-                s_dm = 0.0 + 0.0j
-                s_em = 0.0 + 0.0j
-                s_dr = 0.0 + 0.0j
-                s_er = 0.0 + 0.0j
-                s_mr = 0.0 + 0.0j
-                for k in range(n_echo):
-                    dk = d[k]
-                    ek = c[k] * dk
-                    tm = te[k] * m[k]
-                    res = s[k] - m[k]
-                    dc = dk.conjugate()
-                    ec = ek.conjugate()
-                    s_dd += dk.real * dk.real + dk.imag * dk.imag
-                    s_ee += ek.real * ek.real + ek.imag * ek.imag
-                    s_mm += tm.real * tm.real + tm.imag * tm.imag
-                    s_de += dc * ek
-                    s_dm += dc * tm
-                    s_em += ec * tm
-                    s_dr += dc * res
-                    s_er += ec * res
-                    s_mr += tm.conjugate() * res
-                # H = Re(JᴴJ) and g = Re(Jᴴr) from these sums (``_solve_lm``):
-                # H = [[s_dd, 0, Re s_de, −Im s_de, −Re s_dm, −2π Im s_dm], ...]
                 g_r2 = -s_mr.real
                 g_psi = _TWO_PI * s_mr.imag
                 improved = False
@@ -1623,24 +1642,28 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
                                      g_psi, lam, step):
                         lam *= 10.0
                         continue
+                    # the Gauss–Newton model's decrease along the step is at most 2 gᵀx:
+                    # below the tolerance, the step is not worth an evaluation
+                    gx = (s_dr.real * step[0] + s_dr.imag * step[1] + s_er.real * step[2]
+                          + s_er.imag * step[3] + g_r2 * step[4] + g_psi * step[5])
+                    if 2.0 * gx <= tol * cost:
+                        break
                     w_new = w + complex(step[0], step[1])
                     f_new = f + complex(step[2], step[3])
                     r2_new = min(max(r2 + step[4], r2_min), r2_max)
                     psi_new = min(max(psi + step[5], lo), hi)
-                    cost_new = _model_and_cost(s, te, c, w_new, f_new, r2_new, psi_new, d, m,
-                                               dte, n_first)
-                    if cost_new < cost:
-                        rel = (cost - cost_new) / cost
-                        w, f, r2, psi, cost = w_new, f_new, r2_new, psi_new, cost_new
+                    _phasors(te, psi_new, r2_new, dte, n_first, d)
+                    trial = _cost_and_sums(s, te, c, w_new, f_new, d)
+                    if trial[0] < cost:
+                        rel = (cost - trial[0]) / cost
+                        w, f, r2, psi = w_new, f_new, r2_new, psi_new
+                        (cost, s_dd, s_ee, s_mm, s_de, s_dm, s_em, s_dr, s_er,
+                         s_mr) = trial
                         lam = max(lam * 0.1, 1e-12)
-                        improved = True
+                        improved = rel >= tol
                         break
                     lam *= 10.0
                 if not improved:
-                    # restore d, m at the accepted point before leaving
-                    _model_and_cost(s, te, c, w, f, r2, psi, d, m, dte, n_first)
-                    break
-                if rel < tol:
                     break
             out[v, 0] = w.real
             out[v, 1] = w.imag

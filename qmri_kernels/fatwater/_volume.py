@@ -55,27 +55,22 @@ def gather_kernel(flat_sig, flat_mask, offsets, block, out):
 
 
 @njit(cache=True, parallel=True)
-def scatter_kernel(flat_mask, offsets, block, params, psi, how, params_vol, psi_vol, how_vol):
-    """Fill the volumes ``params_vol`` (P, K) float64, ``psi_vol`` (P,) float64 and
-    ``how_vol`` (P,) int8 with the per-voxel ``params`` (V, K), ``psi`` (V,) and ``how``
-    (V,) where ``flat_mask`` (P,) is True, and NaN, NaN and 0 elsewhere."""
+def scatter_kernel(flat_mask, offsets, block, values, fill, out):
+    """Fill the volume ``out`` (P, K) with the per-voxel ``values`` (V, K) where
+    ``flat_mask`` (P,) is True and with ``fill`` elsewhere (any one dtype)."""
     n = flat_mask.shape[0]
-    n_par = params.shape[1]
+    n_col = values.shape[1]
     n_blocks = offsets.shape[0] - 1
     for b in prange(n_blocks):
         v = offsets[b]
         for p in range(b * block, min(n, (b + 1) * block)):
             if flat_mask[p]:
-                for q in range(n_par):
-                    params_vol[p, q] = params[v, q]
-                psi_vol[p] = psi[v]
-                how_vol[p] = how[v]
+                for q in range(n_col):
+                    out[p, q] = values[v, q]
                 v += 1
             else:
-                for q in range(n_par):
-                    params_vol[p, q] = np.nan
-                psi_vol[p] = np.nan
-                how_vol[p] = 0
+                for q in range(n_col):
+                    out[p, q] = fill
 
 
 class MaskedVolume:
@@ -119,35 +114,34 @@ class MaskedVolume:
         gather_kernel(flat, self._flat, self._offsets, _BLOCK, out)
         return out
 
-    def scatter(self, params: np.ndarray, psi: np.ndarray, how: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Volumes holding the per-voxel results inside the mask.
+    def scatter(self, values: np.ndarray, fill) -> np.ndarray:
+        """A volume holding per-voxel values inside the mask and ``fill`` outside.
 
         Parameters
         ----------
-        params : ndarray, float64, shape (n_voxels, K)
-            Packed parameters per masked voxel.
-        psi : ndarray, float64, shape (n_voxels,)
-            Initial field map per masked voxel, Hz.
-        how : ndarray, int8, shape (n_voxels,)
-            Field-map source code per masked voxel.
+        values : ndarray, shape (n_voxels,) or (n_voxels, K)
+            One value (or K values) per masked voxel, in the order of :meth:`gather`;
+            any numeric dtype, kept.
+        fill : scalar
+            Value outside the mask (NaN for float maps, 0 for codes), in ``values``'
+            dtype.
 
         Returns
         -------
-        params_vol : ndarray, float64, shape mask.shape + (K,)
-            ``params`` inside the mask, NaN outside.
-        psi_vol : ndarray, float64, shape mask.shape
-            ``psi`` inside the mask (Hz), NaN outside.
-        how_vol : ndarray, int8, shape mask.shape
-            ``how`` inside the mask, 0 outside.
+        ndarray, shape mask.shape (+ (K,)), dtype of ``values``
+            Equal to ``out = np.full(shape, fill); out[mask] = values``.
+
+        Raises
+        ------
+        ValueError
+            If ``values`` does not hold one row per masked voxel.
         """
-        n = self._flat.shape[0]
-        p = np.empty((n, params.shape[1]))
-        s = np.empty(n)
-        h = np.empty(n, dtype=np.int8)
-        scatter_kernel(self._flat, self._offsets, _BLOCK,
-                       np.ascontiguousarray(params, dtype=np.float64),
-                       np.ascontiguousarray(psi, dtype=np.float64),
-                       np.ascontiguousarray(how, dtype=np.int8), p, s, h)
-        return (p.reshape(self.shape + (params.shape[1],)), s.reshape(self.shape),
-                h.reshape(self.shape))
+        vals = np.asarray(values)
+        if vals.ndim not in (1, 2) or vals.shape[0] != self.n_voxels:
+            raise ValueError(f"values must have shape ({self.n_voxels},) or "
+                             f"({self.n_voxels}, K) (one row per masked voxel), got "
+                             f"{vals.shape}")
+        cols = np.ascontiguousarray(vals.reshape(vals.shape[0], int(np.prod(vals.shape[1:]))))
+        out = np.empty((self._flat.shape[0], cols.shape[1]), dtype=cols.dtype)
+        scatter_kernel(self._flat, self._offsets, _BLOCK, cols, cols.dtype.type(fill), out)
+        return out.reshape(self.shape + vals.shape[1:])

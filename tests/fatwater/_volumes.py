@@ -105,3 +105,10 @@ def legs_volume(shape=(128, 128, 3), snr=60.0, b0_span_hz=200.0, rng=0,
     return dict(signal=(s + noise).astype(np.complex64), water=water * shading,
                 fat=fat * shading, pdff=pdff, r2star=r2, fieldmap=b0, labels=labels,
                 body=body, echo_times=np.asarray(echo_times, float), sigma=sigma)
+
+
+def voxel_coordinates(mask):
+    """(V, 3) int64 (i, j, k) of the True voxels of a 0- to 3-D mask, in C order, and the
+    mask's 3-D shape (trailing axes of length 1): the layout of the references."""
+    shape3 = tuple(int(n) for n in np.shape(mask)) + (1,) * (3 - np.ndim(mask))
+    return np.stack(np.nonzero(np.reshape(mask, shape3)), axis=1), shape3

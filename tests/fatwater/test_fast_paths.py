@@ -12,8 +12,7 @@ from scipy import ndimage
 
 from qmri_kernels.fatwater import signal
 from qmri_kernels.fatwater import _kernels as K
-from qmri_kernels.fatwater._fieldmap import (find_candidates, region_growing_fieldmap,
-                                             volume_coordinates)
+from qmri_kernels.fatwater._fieldmap import find_candidates, region_growing_fieldmap
 from qmri_kernels.fatwater._plan import make_plan
 from qmri_kernels.fatwater._reference import refine_reference
 from qmri_kernels.physics import DEFAULT_FAT_SPECTRUM, FatSpectrum
@@ -26,12 +25,11 @@ SINGLE_PEAK = FatSpectrum([1.3], [1.0], name="single-peak")
 def _grown(vol, mask, spectrum, prune, threads):
     plan = make_plan(vol["echo_times"], 3.0, spectrum)
     sig = np.ascontiguousarray(vol["signal"][mask])
-    coords, shape3 = volume_coordinates(mask)
     cands = find_candidates(sig, plan)
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        return region_growing_fieldmap(sig, coords, shape3, plan, cands, min_component=10,
+        return region_growing_fieldmap(sig, mask, plan, cands, min_component=10,
                                        prune=prune)
     finally:
         numba.set_num_threads(previous)

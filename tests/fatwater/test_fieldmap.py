@@ -4,13 +4,12 @@ import numpy as np
 from scipy import ndimage
 
 from qmri_kernels.fatwater import FatWaterModel
-from qmri_kernels.fatwater._fieldmap import (find_candidates, region_growing_fieldmap,
-                                             volume_coordinates)
+from qmri_kernels.fatwater._fieldmap import find_candidates, region_growing_fieldmap
 from qmri_kernels.fatwater._plan import make_plan
 from qmri_kernels.fatwater._reference import region_growing_reference
 from qmri_kernels.physics import DEFAULT_FAT_SPECTRUM, FatSpectrum
 
-from ._volumes import CORTEX, legs_volume
+from ._volumes import CORTEX, legs_volume, voxel_coordinates
 
 SINGLE_PEAK = FatSpectrum([1.3], [1.0], name="single-peak")
 
@@ -21,9 +20,9 @@ def test_region_growing_matches_reference_on_a_small_volume():
     mask[0:3, 0:3, :] = True                                       # an island of noise
     plan = make_plan(vol["echo_times"], 3.0, DEFAULT_FAT_SPECTRUM)
     sig = np.ascontiguousarray(vol["signal"][mask])
-    coords, shape3 = volume_coordinates(mask)
+    coords, _ = voxel_coordinates(mask)
     cands = find_candidates(sig, plan)
-    fast = region_growing_fieldmap(sig, coords, shape3, plan, cands, reliability=0.1,
+    fast = region_growing_fieldmap(sig, mask, plan, cands, reliability=0.1,
                                    min_component=10)
     quality = np.sqrt(cands.energy / sig.shape[1])
     reliable = quality >= 0.1 * np.percentile(quality, 99.0)

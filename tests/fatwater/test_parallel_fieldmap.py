@@ -1,9 +1,9 @@
 """The parallel field-map step: thread-count independence and its helper kernels.
 
 The growths of different components and of different starts run on the Numba threads;
-the result must not depend on how many there are. The helpers (voxel coordinates,
-neighbour table, seed score, connected components, work bins) are compared with the
-NumPy/SciPy computations they replace.
+the result must not depend on how many there are. The helpers (neighbour table, seed
+score, connected components, work bins) are compared with the NumPy/SciPy computations
+they replace.
 """
 
 import numba
@@ -13,12 +13,11 @@ from scipy import ndimage
 
 from qmri_kernels.fatwater import FatWaterModel
 from qmri_kernels.fatwater import _kernels as K
-from qmri_kernels.fatwater._fieldmap import (find_candidates, region_growing_fieldmap,
-                                             volume_coordinates)
+from qmri_kernels.fatwater._fieldmap import find_candidates, region_growing_fieldmap
 from qmri_kernels.fatwater._plan import make_plan
 from qmri_kernels.physics import DEFAULT_FAT_SPECTRUM
 
-from ._volumes import legs_volume
+from ._volumes import legs_volume, voxel_coordinates
 
 # growth neighbourhood: 8 in plane, 2 through plane
 STRUCTURE = np.zeros((3, 3, 3), dtype=bool)
@@ -50,11 +49,10 @@ def test_field_map_does_not_depend_on_the_thread_count(volume):
     vol, mask = volume
     plan = make_plan(vol["echo_times"], 3.0, DEFAULT_FAT_SPECTRUM)
     sig = np.ascontiguousarray(vol["signal"][mask])
-    coords, shape3 = volume_coordinates(mask)
     cands = find_candidates(sig, plan)
     kw = dict(reliability=0.1, min_component=10)
-    one = _with_threads(1, region_growing_fieldmap, sig, coords, shape3, plan, cands, **kw)
-    two = _with_threads(2, region_growing_fieldmap, sig, coords, shape3, plan, cands, **kw)
+    one = _with_threads(1, region_growing_fieldmap, sig, mask, plan, cands, **kw)
+    two = _with_threads(2, region_growing_fieldmap, sig, mask, plan, cands, **kw)
     np.testing.assert_array_equal(one.how, two.how)
     np.testing.assert_array_equal(one.psi, two.psi)
     np.testing.assert_array_equal(one.cost, two.cost)
@@ -70,11 +68,11 @@ def test_whole_fit_does_not_depend_on_the_thread_count(volume):
 
 
 @pytest.mark.parametrize("shape", [(7, 5, 3), (9, 4), (11,), (1, 1, 1)])
-def test_mask_coordinates_match_nonzero(shape):
+def test_mask_neighbours_of_lines_planes_and_single_voxels(shape):
     mask = np.random.default_rng(0).random(shape) > 0.4
-    coords, shape3 = volume_coordinates(mask)
-    assert shape3 == tuple(shape) + (1,) * (3 - len(shape))
-    np.testing.assert_array_equal(coords, np.stack(np.nonzero(mask.reshape(shape3)), axis=1))
+    coords, shape3 = voxel_coordinates(mask)
+    nbr = K.mask_neighbours(mask.reshape(-1), *shape3)
+    np.testing.assert_array_equal(nbr, _neighbours_numpy(coords, shape3))
 
 
 def _neighbours_numpy(coords, shape3):
@@ -89,8 +87,8 @@ def _neighbours_numpy(coords, shape3):
 
 def test_neighbour_table_seed_score_and_components_match_scipy(volume):
     _, mask = volume
-    coords, shape3 = volume_coordinates(mask)
-    nbr = K.neighbour_table(coords, *shape3)
+    coords, shape3 = voxel_coordinates(mask)
+    nbr = K.mask_neighbours(mask.reshape(-1), *shape3)
     np.testing.assert_array_equal(nbr, _neighbours_numpy(coords, shape3))
 
     rng = np.random.default_rng(1)

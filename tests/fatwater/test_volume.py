@@ -44,7 +44,8 @@ def test_scatter_equals_numpy(shape):
     params = rng.normal(size=(n, 7))
     psi = rng.normal(size=n)
     how = rng.integers(1, 8, size=n).astype(np.int8)
-    got = MaskedVolume(mask).scatter(params, psi, how)
+    vol = MaskedVolume(mask)
+    got = (vol.scatter(params, np.nan), vol.scatter(psi, np.nan), vol.scatter(how, 0))
     want_p = np.full(shape + (7,), np.nan)
     want_s = np.full(shape, np.nan)
     want_h = np.zeros(shape, dtype=np.int8)
@@ -54,6 +55,12 @@ def test_scatter_equals_numpy(shape):
     for g, w in zip(got, (want_p, want_s, want_h)):
         assert g.dtype == w.dtype and g.shape == w.shape
         np.testing.assert_array_equal(g, w)
+
+
+def test_scatter_rejects_values_of_another_voxel_count():
+    vol = MaskedVolume(np.array([[True, False], [True, True]]))
+    with pytest.raises(ValueError, match=r"shape \(3,\) or \(3, K\).*got \(4, 7\)"):
+        vol.scatter(np.zeros((4, 7)), np.nan)
 
 
 def test_fit_maps_are_nan_outside_the_mask_with_numpy_layout():
