@@ -25,7 +25,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._queue import queue_discard, queue_layout, queue_pop, queue_push
+from ._queue import (prefetch, queue_discard, queue_layout, queue_peek, queue_pop,
+                     queue_push)
 
 # Voxels per parallel work item: big enough to amortise the scratch allocations.
 _CHUNK = 256
@@ -990,6 +991,10 @@ def _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
     the VARPRO cost there. Writes ``psi``, ``cost``, ``how`` (1 candidate, 2 prediction) and
     ``state`` (2 = assigned).
 
+    While a voxel is processed, the data of the voxel at the head of the queue (usually
+    the next one popped) are prefetched (``_queue.queue_peek``, ``_queue.prefetch``): the
+    growth order jumps about the volume, and waiting for those loads was most of the time.
+
     ``total`` is a running sum of the relative costs (``_relative``) of the voxels assigned
     so far; each new voxel's is added to it, and the growth stops early (leaving the queue
     as it is) as soon as the sum exceeds ``limit`` (``np.inf``: never). Returns the sum.
@@ -1000,6 +1005,16 @@ def _grow(nbr, cand_psi, cand_cost, n_cand, quality, eligible, use_cand,
             return total
         v = order[queue_pop(queue, offsets)]
         size -= 1
+        if size > 0:
+            nxt = order[queue_peek(queue, offsets)]
+            prefetch(nbr, nxt)
+            prefetch(cand_psi, nxt)
+            prefetch(cand_cost, nxt)
+            prefetch(quality, nxt)
+            prefetch(n_cand, nxt)
+            prefetch(psi, nxt)
+            prefetch(state, nxt)
+            prefetch(use_cand, nxt)
         pred = _predict(v, nbr, state, psi)
         k, p, d = -1, np.nan, np.inf
         if use_cand[v]:

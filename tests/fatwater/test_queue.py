@@ -1,13 +1,15 @@
-"""The growth's priority queue: its order is the sorted order, its pops a heap's."""
+"""The growth's priority queue: its order is the sorted order, its pops a heap's, its peeks
+its next pops; the prefetch hint changes no value."""
 
 import heapq
 
 import numpy as np
 import pytest
 from numba import njit
+from numba.core.errors import TypingError
 
-from qmri_kernels.fatwater._queue import (growth_order, queue_discard, queue_layout,
-                                          queue_pop, queue_push)
+from qmri_kernels.fatwater._queue import (growth_order, prefetch, queue_discard,
+                                          queue_layout, queue_peek, queue_pop, queue_push)
 
 
 @pytest.mark.parametrize("case", ["distinct", "ties", "near", "one"])
@@ -38,17 +40,23 @@ def test_growth_order_is_quality_descending_then_index(case):
 @njit
 def _replay(ops, n):
     """Apply pushes (ops ≥ 0: that rank) and pops (−1) to an empty tree over n ranks;
-    each pop's rank, −1 for a push; the tree's words at the end."""
+    each pop's rank, −1 for a push; the tree's words at the end; whether every peek
+    before a pop returned that pop's rank and left the words as they were."""
     offsets = queue_layout(n)
     bits = np.zeros(offsets[-1], dtype=np.int64)
     out = np.empty(ops.shape[0], dtype=np.int64)
+    peeks_ok = True
     for i in range(ops.shape[0]):
         if ops[i] >= 0:
             queue_push(bits, offsets, ops[i])
             out[i] = -1
         else:
+            before = bits.copy()
+            head = queue_peek(bits, offsets)
+            peeks_ok &= np.array_equal(bits, before)
             out[i] = queue_pop(bits, offsets)
-    return out, bits
+            peeks_ok &= head == out[i]
+    return out, bits, peeks_ok
 
 
 @pytest.mark.parametrize("n", [1, 64, 65, 4096, 4097, 300_000])
@@ -71,9 +79,10 @@ def test_queue_pops_what_a_binary_heap_pops(n):
     while heap:                                     # drain: the tree ends empty
         ops.append(-1)
         expected.append(heapq.heappop(heap))
-    got, bits = _replay(np.array(ops, dtype=np.int64), n)
+    got, bits, peeks_ok = _replay(np.array(ops, dtype=np.int64), n)
     np.testing.assert_array_equal(got, expected)
     assert not bits.any()
+    assert peeks_ok
 
 
 @njit
@@ -99,3 +108,37 @@ def test_layout_has_one_top_word():
         assert offsets.size - 1 == levels
         assert offsets[-1] - offsets[-2] == 1
         assert offsets[1] == -(-n // 64)
+
+
+@njit
+def _sum_with_prefetch(values, table, index):
+    """Σ values and Σ table[index[i], 0], prefetching rows of ``table`` ahead (int32
+    and int64 indices, 1-D and 2-D arrays)."""
+    total = 0.0
+    rows = 0
+    for i in range(values.shape[0]):
+        prefetch(values, min(i + 8, values.shape[0] - 1))
+        if i + 1 < index.shape[0]:
+            prefetch(table, index[i + 1])
+        total += values[i]
+        rows += table[index[i], 0]
+    return total, rows
+
+
+def test_prefetch_changes_no_value():
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=1000)
+    table = rng.integers(-5, 5, size=(1000, 10)).astype(np.int32)
+    for index in (rng.integers(0, 1000, 1000).astype(np.int32),
+                  rng.integers(0, 1000, 1000)):
+        total, rows = _sum_with_prefetch(values, table, index)
+        assert total == pytest.approx(values.sum(), rel=1e-12)
+        assert rows == table[index, 0].sum()
+
+
+def test_prefetch_takes_integer_indices_only():
+    @njit
+    def bad(a):
+        prefetch(a, 1.5)
+    with pytest.raises(TypingError):
+        bad(np.zeros(4))
