@@ -161,6 +161,11 @@ def region_growing_fieldmap(sig: np.ndarray, mask: np.ndarray, plan: Plan, cands
     Returns
     -------
     FieldMapEstimate
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` does not select as many voxels as ``sig`` has rows.
     """
     n_vox, n_echo = sig.shape
     quality = K.quality_kernel(cands.n, cands.energy, n_echo)
@@ -175,7 +180,8 @@ def region_growing_fieldmap(sig: np.ndarray, mask: np.ndarray, plan: Plan, cands
     flat = np.ascontiguousarray(mask, dtype=np.bool_).reshape(-1)
     nbr = K.mask_neighbours(flat, *shape3)
     if nbr.shape[0] != n_vox:
-        raise ValueError(f"mask has {nbr.shape[0]} voxels, sig has {n_vox}")
+        raise ValueError(f"mask selects {nbr.shape[0]} voxels but sig has {n_vox} rows: sig "
+                         f"must hold one signal per True voxel of mask (signal[mask])")
     psi = np.full(n_vox, np.nan)
     cost = np.full(n_vox, np.nan)
     how = np.zeros(n_vox, dtype=np.int8)

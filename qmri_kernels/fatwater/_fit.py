@@ -28,7 +28,7 @@ _FIELDMAP_METHODS = ("region-growing", "voxelwise")
 
 #: Levenberg–Marquardt stops when an accepted step lowered the residual by less than this
 #: fraction, or when the next step would (its Gauss–Newton decrease is at most 2gᵀx). The
-#: step left out then moves the parameters by less than √(2·tol·N), about 3e-4 of their
+#: step left out then moves the parameters by less than √(2·tol·N), 3.5e-4 of their
 #: noise standard deviations with N = 6 echoes (the residual ≈ N σ², and a step's decrease
 #: is its length squared in units of the noise-limited precision, times σ²).
 LM_TOLERANCE: float = 1e-8

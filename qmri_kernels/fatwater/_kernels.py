@@ -1675,7 +1675,7 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
                         (cost, s_dd, s_ee, s_mm, s_de, s_dm, s_em, s_dr, s_er,
                          s_mr) = trial
                         lam = max(lam * 0.1, 1e-12)
-                        improved = rel >= tol
+                        improved = rel >= tol    # a smaller gain ends the fit
                         break
                     lam *= 10.0
                 if not improved:

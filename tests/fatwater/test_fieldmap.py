@@ -1,6 +1,7 @@
 """The region-growing field map: kernel against the reference, swaps, wraps and islands."""
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from qmri_kernels.fatwater import FatWaterModel
@@ -126,3 +127,15 @@ def test_clear_evidence_overrules_a_wrong_bridge_across_a_dark_gap():
     tissue = pd > 0.5
     assert np.all(np.abs(fit.pdff - ff)[tissue] < 0.05)
     assert np.all(np.abs(fit.fieldmap - psi)[tissue] < 5.0)
+
+
+def test_region_growing_rejects_a_mask_of_another_voxel_count():
+    vol = legs_volume((24, 24, 2), snr=25.0, rng=2)
+    mask = vol["body"]
+    plan = make_plan(vol["echo_times"], 3.0, DEFAULT_FAT_SPECTRUM)
+    sig = np.ascontiguousarray(vol["signal"][mask])
+    cands = find_candidates(sig, plan)
+    grown = mask.copy()
+    grown[0, 0, 0] = not grown[0, 0, 0]
+    with pytest.raises(ValueError, match=r"mask selects \d+ voxels but sig has \d+ rows"):
+        region_growing_fieldmap(sig, grown, plan, cands)
