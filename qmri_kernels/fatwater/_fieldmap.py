@@ -60,6 +60,7 @@ field map, is the same as without pruning (the tests compare both).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -170,10 +171,12 @@ def region_growing_fieldmap(sig: np.ndarray, mask: np.ndarray, plan: Plan, cands
     n_vox, n_echo = sig.shape
     quality = K.quality_kernel(cands.n, cands.energy, n_echo)
     finite = quality >= 0.0
-    if not finite.any():
+    n_finite = int(np.count_nonzero(finite))
+    if n_finite == 0:
         return FieldMapEstimate(np.full(n_vox, np.nan), np.full(n_vox, np.nan),
                                 np.zeros(n_vox, np.int8))
-    threshold = reliability * np.percentile(quality[finite], 99.0)
+    rank, order = growth_order(quality)
+    threshold = reliability * percentile_in_order(quality, order, n_finite, 99.0)
     reliable = finite & (quality >= threshold) & (quality > 0)
 
     shape3 = tuple(int(n) for n in mask.shape) + (1,) * (3 - mask.ndim)
@@ -186,7 +189,7 @@ def region_growing_fieldmap(sig: np.ndarray, mask: np.ndarray, plan: Plan, cands
     cost = np.full(n_vox, np.nan)
     how = np.zeros(n_vox, dtype=np.int8)
     args = (plan.period, float(max_jump), sig, plan.te, plan.c, plan.decay, plan.gram)
-    tables = (nbr, cands.psi, cands.cost, cands.n, quality, *growth_order(quality))
+    tables = (nbr, cands.psi, cands.cost, cands.n, quality, rank, order)
     seed_score = K.seed_score_kernel(quality, nbr)
 
     # A: every connected piece of the domain, bridging dark voxels by prediction (its
@@ -217,3 +220,40 @@ def region_growing_fieldmap(sig: np.ndarray, mask: np.ndarray, plan: Plan, cands
     psi, cost, how = K.fill_kernel(*tables, finite, psi, cost, how, *args, ptr_a, vox_a,
                                    scratch)
     return FieldMapEstimate(psi, cost, how)
+
+
+def percentile_in_order(values: np.ndarray, order: np.ndarray, n: int, q: float) -> float:
+    """``np.percentile(values[order[:n]], q)`` (linear method) of values already in order.
+
+    The growth order sorts the qualities descending, the usable ones (≥ 0) first, so
+    their percentile needs no second sort: the two order statistics around the virtual
+    index (n − 1)·q/100 are read off ``order``, and interpolated with NumPy's arithmetic
+    (``numpy.lib._function_base_impl._lerp``), so the value is NumPy's bit for bit
+    (Hyndman RJ, Fan Y. Sample quantiles in statistical packages. Am Stat
+    1996;50:361-365, definition 7).
+
+    Parameters
+    ----------
+    values : (V,) float64
+        Values, e.g. the voxel qualities.
+    order : (V,) int64
+        Indices of ``values`` in descending order of value (``growth_order``).
+    n : int
+        How many leading entries of ``order`` to take (1 ≤ n ≤ V).
+    q : float
+        Percentile, 0–100.
+
+    Returns
+    -------
+    float
+        The percentile, in the units of ``values``.
+    """
+    h = (n - 1) * (q / 100)
+    if h >= n - 1:
+        return float(values[order[0]])
+    lo = math.floor(h)
+    a = float(values[order[n - 1 - lo]])           # ascending rank lo
+    b = float(values[order[n - 2 - lo]])           # ascending rank lo + 1
+    t = h - lo
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t

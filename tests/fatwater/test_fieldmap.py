@@ -5,8 +5,10 @@ import pytest
 from scipy import ndimage
 
 from qmri_kernels.fatwater import FatWaterModel
-from qmri_kernels.fatwater._fieldmap import find_candidates, region_growing_fieldmap
+from qmri_kernels.fatwater._fieldmap import (find_candidates, percentile_in_order,
+                                             region_growing_fieldmap)
 from qmri_kernels.fatwater._plan import make_plan
+from qmri_kernels.fatwater._queue import growth_order
 from qmri_kernels.fatwater._reference import region_growing_reference
 from qmri_kernels.physics import DEFAULT_FAT_SPECTRUM, FatSpectrum
 
@@ -139,3 +141,15 @@ def test_region_growing_rejects_a_mask_of_another_voxel_count():
     grown[0, 0, 0] = not grown[0, 0, 0]
     with pytest.raises(ValueError, match=r"mask selects \d+ voxels but sig has \d+ rows"):
         region_growing_fieldmap(sig, grown, plan, cands)
+
+
+@pytest.mark.parametrize("n_values, n_unusable",
+                         [(1, 0), (2, 3), (3, 0), (1000, 40), (191_166, 500)])
+def test_percentile_in_order_is_numpys_bit_for_bit(n_values, n_unusable):
+    rng = np.random.default_rng(n_values)
+    usable = np.round(rng.gamma(2.0, 50.0, n_values), 1)           # ties from rounding
+    values = np.concatenate([usable, np.full(n_unusable, -1.0)])
+    values = values[rng.permutation(values.size)]
+    _, order = growth_order(values)
+    for q in (0.0, 1.0, 50.0, 75.5, 99.0, 99.9, 100.0):
+        assert percentile_in_order(values, order, n_values, q) == np.percentile(usable, q)

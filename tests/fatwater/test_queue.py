@@ -142,3 +142,4 @@ def test_prefetch_takes_integer_indices_only():
         prefetch(a, 1.5)
     with pytest.raises(TypingError):
         bad(np.zeros(4))
+
