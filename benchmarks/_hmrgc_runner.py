@@ -6,10 +6,11 @@ This script runs in hmrGC's own Python environment (hmrGC needs NumPy 1; see
 Usage: ``python _hmrgc_runner.py IN.npz OUT.npz``. ``IN.npz`` holds ``signal`` (nx, ny,
 nz, n_echoes) complex64, ``mask`` (nx, ny, nz) bool, ``echo_times`` (s),
 ``field_strength`` (T), ``voxel_size_mm`` (3,), ``fat_ppm_from_water`` and
-``fat_amplitudes`` (the fat spectrum, shifts relative to water in ppm) and ``threads``.
-``OUT.npz`` receives ``pdff`` (fraction), ``r2star`` (1/s), ``fieldmap`` (Hz), ``seconds``
-(the timed ``perform()`` of the whole volume, after an untimed warm-up on a small crop
-that compiles hmrGC's Numba functions) and ``version``.
+``fat_amplitudes`` (the fat spectrum, shifts relative to water in ppm), ``threads`` and
+``repeats``. ``OUT.npz`` receives ``pdff`` (fraction), ``r2star`` (1/s), ``fieldmap`` (Hz)
+of the last run, ``seconds`` (the timed ``perform()`` of the whole volume, each on a fresh
+``MultiEcho``, ``repeats`` times after an untimed warm-up on a small crop that compiles
+hmrGC's Numba functions) and ``version``.
 
 hmrGC: Stelter JK et al. (2022) Hierarchical multi-resolution graph-cuts for
 water-fat-silicone separation in breast MRI. IEEE Trans Med Imaging 41:3253-3265.
@@ -62,13 +63,15 @@ def main() -> None:
         warm = MultiEcho(np.ascontiguousarray(signal[crop]), mask[crop], dict(params))
         warm.perform()
 
-    g = MultiEcho(signal, mask, dict(params))
-    start = time.perf_counter()
-    g.perform()
-    seconds = time.perf_counter() - start
+    seconds = []
+    for _ in range(max(int(data["repeats"]), 1)):
+        g = MultiEcho(signal, mask, dict(params))
+        start = time.perf_counter()
+        g.perform()
+        seconds.append(time.perf_counter() - start)
     pdff = np.asarray(g.images["fatFraction_percent"], dtype=float) / 100.0
     np.savez(dst, pdff=pdff, r2star=np.asarray(g.r2starmap, dtype=float),
-             fieldmap=np.asarray(g.fieldmap, dtype=float), seconds=seconds,
+             fieldmap=np.asarray(g.fieldmap, dtype=float), seconds=np.asarray(seconds),
              version=str(getattr(hmrGC, "__version__", "unknown")))
 
 
