@@ -200,8 +200,8 @@ def queue_peek(bits, offsets):
 def prefetch(typingctx, array, index):
     """Ask the processor to load the cache line of ``array[index]`` (``array[index, 0, ...]``
     for more axes) ahead of its use: LLVM's ``llvm.prefetch`` (read, high temporal
-    locality, data cache), one non-blocking instruction that changes no value. The index
-    is not bounds-checked (a prefetch of any address is harmless); integer indices only."""
+    locality, data cache), one non-blocking instruction that changes no value. Integer
+    indices only; the index is not checked, so pass one inside the array."""
     if not (isinstance(array, types.Array) and isinstance(index, types.Integer)):
         return None
 
