@@ -27,6 +27,7 @@ from numba import njit, prange
 
 from ._queue import (prefetch, queue_discard, queue_layout, queue_peek, queue_pop,
                      queue_push)
+from ._volume import block_offsets
 
 # Voxels per parallel work item: big enough to amortise the scratch allocations.
 _CHUNK = 256
@@ -726,14 +727,7 @@ def mask_neighbours(flat_mask, nx, ny, nz):
     all in parallel (their pages are first touched by every thread).
     """
     per = ny * nz
-    counts = np.zeros(nx + 1, dtype=np.int64)
-    for i in prange(nx):
-        n_in = 0
-        for p in range(i * per, (i + 1) * per):
-            n_in += np.int64(flat_mask[p])
-        counts[i + 1] = n_in
-    for i in range(nx):
-        counts[i + 1] += counts[i]
+    counts = block_offsets(flat_mask, per)          # running count at each i-slab
     vox_of = np.empty(nx * per, dtype=np.int32)
     for i in prange(nx):
         v = counts[i]
