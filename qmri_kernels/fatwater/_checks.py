@@ -92,7 +92,9 @@ def check_complex_signal(signal, n_echoes: int) -> np.ndarray:
 def check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
     """Validate a voxel mask against the spatial ``shape`` of the signal.
 
-    ``None`` selects every voxel. Returns a boolean array of ``shape``.
+    ``None`` selects every voxel. Returns a C-contiguous boolean array of ``shape`` (a
+    mask read from NIfTI is in Fortran order: it is copied once here, not by each step
+    of the fit that walks it in C order).
 
     Raises
     ------
@@ -109,4 +111,4 @@ def check_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
         if not np.issubdtype(m.dtype, np.number):
             raise TypeError(f"mask must be boolean or numeric, got dtype {m.dtype}")
         m = m != 0
-    return m
+    return np.ascontiguousarray(m)

@@ -1,6 +1,7 @@
 """The fit's PDFF map from the packed parameters equals the array formula."""
 
 import numpy as np
+import pytest
 
 from qmri_kernels.fatwater import FatWaterModel, proton_density_fat_fraction, signal
 from qmri_kernels.fatwater._maps import pdff_kernel
@@ -18,6 +19,18 @@ def test_pdff_kernel_is_the_array_formula():
     got = pdff_kernel(params)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     assert np.isnan(got[:30]).all() and (got[30:40] == 0.0).all()
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1e-140, 1.0, 1e140, 1e170])
+def test_pdff_kernel_at_any_scale(scale):
+    # the squares of the amplitudes under- or overflow at the extremes: the modulus falls
+    # back to hypot, and the fraction does not depend on the scale
+    rng = np.random.default_rng(6)
+    params = rng.normal(size=(2000, 7))
+    want = proton_density_fat_fraction(params[:, 0] + 1j * params[:, 1],
+                                       params[:, 2] + 1j * params[:, 3])
+    got = pdff_kernel(params * scale)
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
 
 
