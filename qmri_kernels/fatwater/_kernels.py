@@ -304,14 +304,17 @@ def _keep_two_lowest(c, g, rf, curve, second, ridx):
     """Fold cost ``c`` of R2* index ``rf`` into the lowest (``curve``), second lowest
     (``second``) and arg-lowest (``ridx``) at grid point ``g``.
 
-    Written with min/max so that every store is unconditional and the loop over the grid
-    vectorises without masked stores; equal to "if c < curve: second, curve = curve, c
-    elif c < second: second = c" for the finite costs of the screen (the caller screens
-    only voxels whose energy is finite and within float32's range)."""
+    Written with selects so that every store is unconditional and the loop over the grid
+    vectorises without masked stores (Python's ``min``/``max`` are calls when LLVM's
+    vectoriser runs, and keep the loop scalar); equal to "if c < curve: second, curve =
+    curve, c elif c < second: second = c" for the finite costs of the screen (the caller
+    screens only voxels whose energy is finite and within float32's range)."""
     cg = curve[g]
+    sg = second[g]
     ri = ridx[g]
-    second[g] = max(cg, min(c, second[g]))
-    curve[g] = min(c, cg)
+    lo = c if c < sg else sg
+    second[g] = cg if cg > lo else lo
+    curve[g] = c if c < cg else cg
     ridx[g] = rf if c < cg else ri
 
 
@@ -1382,20 +1385,26 @@ def _phasors(te, psi, r2, dte, n_first, d):
     when the first echo time is a small whole multiple ``n_first`` ≥ 1 of ΔTE (see
     ``_first_echo_steps``), d_0 = exp((i2πψ − R2*) ΔTE)^n_first as well: one exponential.
     """
-    step = 0.0 + 0.0j
-    if dte > 0.0:
-        ph = _TWO_PI * psi * dte
-        step = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * dte)
-    for k in range(te.shape[0]):
-        if k == 0 and n_first > 0:
-            dk = step
-            for _ in range(1, n_first):
-                dk = dk * step
-        elif k == 0 or dte <= 0.0:
+    n = te.shape[0]
+    if not dte > 0.0:
+        for k in range(n):
             ph = _TWO_PI * psi * te[k]
-            dk = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * te[k])
-        else:
-            dk = d[k - 1] * step
+            d[k] = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * te[k])
+        return
+    ph = _TWO_PI * psi * dte
+    step = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * dte)
+    if n_first > 0:
+        dk = step
+        for _ in range(1, n_first):
+            dk = dk * step
+    else:
+        ph = _TWO_PI * psi * te[0]
+        dk = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * te[0])
+    # the running phasor stays in registers (not re-read from ``d``: a store-to-load
+    # round trip on every echo)
+    d[0] = dk
+    for k in range(1, n):
+        dk = dk * step
         d[k] = dk
 
 
@@ -1566,6 +1575,7 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
     n_chunks = (n_vox + _CHUNK - 1) // _CHUNK
     dte = _uniform_spacing(te)
     n_first = _first_echo_steps(te, dte)
+    inv_det = 1.0 / gram[:, 4]           # the Gram determinants' reciprocals, per R2* value
     for ch in prange(n_chunks):
         s = np.empty(n_echo, dtype=np.complex128)
         d = np.empty(n_echo, dtype=np.complex128)
@@ -1593,19 +1603,20 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
             if dte > 0.0:
                 ph = -_TWO_PI * psi * dte
                 rot = complex(math.cos(ph), math.sin(ph))
+            dk = rot
             for k in range(n_echo):
                 if k == 0 and n_first > 0:
-                    dk = rot
                     for _ in range(1, n_first):
                         dk = dk * rot
-                    d[k] = dk
                 elif k == 0 or dte <= 0.0:
                     ph = -_TWO_PI * psi * te[k]
-                    d[k] = complex(math.cos(ph), math.sin(ph))
+                    dk = complex(math.cos(ph), math.sin(ph))
                 else:
-                    d[k] = d[k - 1] * rot
-                a_dm[k] = d[k] * s[k]
-                b_dm[k] = c[k].conjugate() * a_dm[k]
+                    dk = dk * rot
+                d[k] = dk
+                z = dk * s[k]
+                a_dm[k] = z
+                b_dm[k] = c[k].conjugate() * z
             energy = 0.0
             for k in range(n_echo):
                 energy += s[k].real * s[k].real + s[k].imag * s[k].imag
@@ -1616,8 +1627,8 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
                 for k in range(n_echo):
                     u1 += decay[r, k] * a_dm[k]
                     u2 += decay[r, k] * b_dm[k]
-                rcost[r] = energy - _projected_energy(
-                    u1, u2, gram[r, 0], complex(gram[r, 1], gram[r, 2]), gram[r, 3], gram[r, 4])
+                rcost[r] = energy - inv_det[r] * _projected_energy(
+                    u1, u2, gram[r, 0], complex(gram[r, 1], gram[r, 2]), gram[r, 3], 1.0)
             rbest = 0
             for r in range(1, n_r2):
                 if rcost[r] < rcost[rbest]:
