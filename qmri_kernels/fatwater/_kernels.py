@@ -480,24 +480,41 @@ def _screen_minima(curve, n_grid, periodic, tol, low):
 
 
 @njit(cache=True, inline="always")
-def _exact_cost(sig, v, g, r_lo, r_hi, e, wt1, wt2, phasors_re, phasors_im):
+def _exact_cost(sig, v, g, r_lo, r_hi, e, wt1, wt2, pt_re, pt_im, zw, ready, stamp):
     """float64 minimum over R2* grid values ``r_lo`` ≤ r < ``r_hi`` of the cost of voxel
     ``v`` at ψ grid point ``g``: the arithmetic of the grid loop of ``candidates_kernel``,
-    in the same order, so the value is that kernel's bit for bit. Returns (cost, r)."""
+    in the same order, so the value is that kernel's bit for bit. Returns (cost, r).
+
+    ``pt_re``, ``pt_im`` (G, N): the phasors, grid point by grid point. The weighted
+    echoes s·w₁ and s·w₂ of an R2* value are formed once per voxel and kept in ``zw``
+    (R, N, 4) float64 (Re, Im of each); ``ready[r] == stamp`` marks those already formed
+    for this voxel.
+    """
     best = np.inf
     best_r = r_lo
+    n_echo = wt1.shape[1]
     for r in range(r_lo, r_hi):
+        if ready[r] != stamp:
+            for k in range(n_echo):
+                sk = complex(sig[v, k])
+                z = sk * wt1[r, k]
+                zc = sk * wt2[r, k]
+                zw[r, k, 0] = z.real
+                zw[r, k, 1] = z.imag
+                zw[r, k, 2] = zc.real
+                zw[r, k, 3] = zc.imag
+            ready[r] = stamp
         u1r = 0.0
         u1i = 0.0
         u2r = 0.0
         u2i = 0.0
-        for k in range(wt1.shape[1]):
-            sk = complex(sig[v, k])
-            z = sk * wt1[r, k]
-            zc = sk * wt2[r, k]
-            ar, ai, br, bi = z.real, z.imag, zc.real, zc.imag
-            pr = phasors_re[k, g]
-            pi = phasors_im[k, g]
+        for k in range(n_echo):
+            ar = zw[r, k, 0]
+            ai = zw[r, k, 1]
+            br = zw[r, k, 2]
+            bi = zw[r, k, 3]
+            pr = pt_re[g, k]
+            pi = pt_im[g, k]
             u1r += pr * ar - pi * ai
             u1i += pr * ai + pi * ar
             u2r += pr * br - pi * bi
@@ -567,6 +584,8 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
     phrf[:, :n_grid] = phasors_re
     phif[:, :n_grid] = phasors_im
     hre, him, dev = _harmonic_tables(phasors_re, phasors_im, n_pad)
+    pt_re = np.ascontiguousarray(phasors_re.T)
+    pt_im = np.ascontiguousarray(phasors_im.T)
     harmonic = dev <= _HARMONIC_MAX_DEVIATION
     tol_rel = 4.0 * screen_error_bound(n_echo, harmonic, dev)
     cand_psi = np.empty((n_vox, n_keep))
@@ -590,6 +609,8 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
         flagged = np.empty(n_grid, dtype=np.int64)
         points = np.empty(n_grid, dtype=np.int64)
         low = np.empty(n_grid, dtype=np.bool_)
+        zw = np.empty((n_r2, n_echo, 4))
+        ready = np.zeros(n_r2, dtype=np.int64)
         for v in range(ch * _CHUNK, min(n_vox, (ch + 1) * _CHUNK)):
             for q in range(n_keep):
                 cand_psi[v, q] = np.nan
@@ -648,10 +669,12 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
                     # the float32 order of the R2* values is certain: one float64 cost
                     r0 = int(ridx[h])
                     exact[h], exact_r[h] = _exact_cost(sig, v, h, r0, r0 + 1, e, wt1, wt2,
-                                                       phasors_re, phasors_im)
+                                                       pt_re, pt_im, zw, ready,
+                                                       stamp_v)
                 else:
                     exact[h], exact_r[h] = _exact_cost(sig, v, h, 0, n_r2, e, wt1, wt2,
-                                                       phasors_re, phasors_im)
+                                                       pt_re, pt_im, zw, ready,
+                                                       stamp_v)
             # the float64 minimum test and refinement, as in candidates_kernel
             m = 0
             for i in range(n_flag):
@@ -673,7 +696,8 @@ def candidates_mixed_kernel(sig, phasors_re, phasors_im, psi_grid, periodic, dec
                 # no minimum (constant curve, e.g. a zero signal): the lowest float64 point
                 for h in range(n_grid):
                     exact[h], exact_r[h] = _exact_cost(sig, v, h, 0, n_r2, e, wt1, wt2,
-                                                       phasors_re, phasors_im)
+                                                       pt_re, pt_im, zw, ready,
+                                                       stamp_v)
                 best = 0
                 for g in range(1, n_grid):
                     if exact[g] < exact[best]:
