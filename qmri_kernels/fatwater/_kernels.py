@@ -1401,6 +1401,16 @@ def fill_kernel(nbr, cand_psi, cand_cost, n_cand, quality, rank, order, domain, 
 # Per-voxel nonlinear refinement: Levenberg–Marquardt on (W, F complex; R2*; ψ)
 # --------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
+def _cexp(psi, r2, t):
+    """exp((i2πψ − R2*) t) for ψ in Hz, R2* in 1/s, t in s (no ``exp`` call if R2* = 0)."""
+    ph = _TWO_PI * psi * t
+    z = complex(math.cos(ph), math.sin(ph))
+    if r2 != 0.0:
+        z = z * math.exp(-r2 * t)
+    return z
+
+
+@njit(cache=True, inline="always")
 def _phasors(te, psi, r2, dte, n_first, d):
     """Fill d_n = exp((i2πψ − R2*) t_n) (``d``, (N,) complex128).
 
@@ -1412,18 +1422,15 @@ def _phasors(te, psi, r2, dte, n_first, d):
     n = te.shape[0]
     if not dte > 0.0:
         for k in range(n):
-            ph = _TWO_PI * psi * te[k]
-            d[k] = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * te[k])
+            d[k] = _cexp(psi, r2, te[k])
         return
-    ph = _TWO_PI * psi * dte
-    step = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * dte)
+    step = _cexp(psi, r2, dte)
     if n_first > 0:
         dk = step
         for _ in range(1, n_first):
             dk = dk * step
     else:
-        ph = _TWO_PI * psi * te[0]
-        dk = complex(math.cos(ph), math.sin(ph)) * math.exp(-r2 * te[0])
+        dk = _cexp(psi, r2, te[0])
     # the running phasor stays in registers (not re-read from ``d``: a store-to-load
     # round trip on every echo)
     d[0] = dk
@@ -1622,23 +1629,9 @@ def refine_kernel(sig, psi0, te, c, decay, gram, r2_grid, max_jump, r2_min, r2_m
             lo = psi0[v] - max_jump
             hi = psi0[v] + max_jump
             psi = psi0[v]
-            # conj of e^{i2πψt}; by the recurrence over uniformly spaced echoes
-            rot = 1.0 + 0.0j
-            if dte > 0.0:
-                ph = -_TWO_PI * psi * dte
-                rot = complex(math.cos(ph), math.sin(ph))
-            dk = rot
+            _phasors(te, -psi, 0.0, dte, n_first, d)       # e^{−i2πψt}, no decay
             for k in range(n_echo):
-                if k == 0 and n_first > 0:
-                    for _ in range(1, n_first):
-                        dk = dk * rot
-                elif k == 0 or dte <= 0.0:
-                    ph = -_TWO_PI * psi * te[k]
-                    dk = complex(math.cos(ph), math.sin(ph))
-                else:
-                    dk = dk * rot
-                d[k] = dk
-                z = dk * s[k]
+                z = d[k] * s[k]
                 a_dm[k] = z
                 b_dm[k] = c[k].conjugate() * z
             energy = 0.0
